@@ -40,8 +40,6 @@ def setup() -> None:
 
 
 def main(argv: list[str]) -> int:
-    if sys.version_info < (3, 11):
-        sys.exit("pprl needs Python 3.11 or newer")
     if len(argv) < 1 or argv[0] not in {"demo", "test", "setup"}:
         sys.exit(__doc__)
     setup()

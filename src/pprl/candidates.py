@@ -42,7 +42,10 @@ class Candidates:
         if not (left.shape == right.shape == score.shape) or left.ndim != 1:
             raise ValueError("left, right and score must be 1-d arrays of one length")
         order = None if presorted else np.lexsort((right, left, -score))
-        pick = (lambda a: a) if order is None else (lambda a: None if a is None else a[order])
+
+        def pick(a):
+            return a if a is None or order is None else a[order]
+
         self.left, self.right, self.score = pick(left), pick(right), pick(score)
         self.left_dataset = pick(None if left_dataset is None else np.asarray(left_dataset))
         self.right_dataset = pick(None if right_dataset is None else np.asarray(right_dataset))
@@ -73,7 +76,10 @@ class Candidates:
     def select(self, mask_or_index: np.ndarray) -> Candidates:
         """A subset of pairs (boolean mask or positions in sorted order); order is kept."""
         idx = np.asarray(mask_or_index)
-        sub = (lambda a: None if a is None else a[idx])
+
+        def sub(a):
+            return None if a is None else a[idx]
+
         return Candidates(
             self.left[idx], self.right[idx], self.score[idx],
             left_ids=self.left_ids, right_ids=self.right_ids, threshold=self.threshold,
