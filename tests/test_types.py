@@ -158,3 +158,25 @@ def test_hkdf_rfc5869_vector():
                info=bytes.fromhex("f0f1f2f3f4f5f6f7f8f9"), hash_name="sha256")
     assert okm.hex() == ("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf"
                          "34007208d5b887185865")
+
+
+def test_writer_streams_batches_atomically(tmp_path, rng):
+    from pprl.encodings import EncodingsWriter
+
+    enc = random_encodings(rng, 250, 200, ids=np.arange(250) + 1000)
+    out = tmp_path / "w.parquet"
+    with EncodingsWriter(out) as w:
+        for start in range(0, 250, 100):
+            w.write(enc.take(np.arange(start, min(start + 100, 250))))
+    back = Encodings.read(out)
+    np.testing.assert_array_equal(back.bits, enc.bits)
+    assert list(back.ids) == list(enc.ids) and w.rows == 250
+
+    crashed = tmp_path / "crash.parquet"
+    with pytest.raises(RuntimeError), EncodingsWriter(crashed) as w:
+        w.write(enc.take([0, 1]))
+        raise RuntimeError("killed")
+    assert not crashed.exists() and not list(tmp_path.glob(".*tmp"))
+    with pytest.raises(pprl.DataError, match="no encodings"), EncodingsWriter(crashed):
+        pass
+    assert not crashed.exists()

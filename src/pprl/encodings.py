@@ -286,6 +286,46 @@ class Encodings:
             raise ValueError(f"bits beyond nbits={self.nbits} must be zero")
 
 
+class EncodingsWriter:
+    """Append batches of encodings to one Parquet file; it appears at ``path`` only on success.
+
+    >>> with EncodingsWriter("out.parquet") as w:   # doctest: +SKIP
+    ...     for batch in batches:
+    ...         w.write(batch)
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.rows = 0
+        self._atomic = atomic_path(self.path)
+        self._writer: pq.ParquetWriter | None = None
+        self._first: Encodings | None = None
+
+    def __enter__(self) -> EncodingsWriter:
+        self._tmp = self._atomic.__enter__()
+        return self
+
+    def write(self, batch: Encodings) -> None:
+        if self._first is None:
+            self._first = batch
+            table = batch.to_arrow()
+            self._writer = pq.ParquetWriter(self._tmp, table.schema, compression="zstd")
+        else:
+            self._first.check_compatible(batch)
+            table = batch.to_arrow().cast(self._writer.schema)
+        self._writer.write_table(table)
+        self.rows += len(batch)
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if self._writer is not None:
+            self._writer.close()
+        if exc_type is None and self._first is None:
+            err = DataError(f"no encodings to write to {self.path}")
+            self._atomic.__exit__(DataError, err, None)  # removes the temporary file
+            raise err
+        return bool(self._atomic.__exit__(exc_type, exc, tb))
+
+
 def read_metadata(path: str | os.PathLike) -> dict:
     """The pprl metadata of an encodings Parquet file (nbits, fingerprint, version)."""
     p = Path(path)

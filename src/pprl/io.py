@@ -30,25 +30,34 @@ def check_input_file(path: str | os.PathLike) -> Path:
 
 
 def read_table(path: str | os.PathLike) -> pd.DataFrame:
-    """Read CSV (cells verbatim as text: leading zeros and empty strings kept) or Parquet."""
+    """Read CSV (cells verbatim as text: leading zeros and empty strings kept) or Parquet whole."""
+    chunks = list(iter_table(path, chunk_rows=1_000_000))
+    if not chunks:  # a Parquet file with no rows
+        return pq.read_schema(path).empty_table().to_pandas()
+    return chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
+
+
+def iter_table(path: str | os.PathLike, chunk_rows: int = 200_000) -> Iterator[pd.DataFrame]:
+    """Stream CSV (cells verbatim as text) or Parquet in chunks of at most ``chunk_rows`` rows.
+
+    Memory stays bounded by the chunk size. Raises DataError for absent, empty or non-UTF-8 input.
+    """
     p = check_input_file(path)
     if p.suffix.lower() in PARQUET_SUFFIXES:
         try:
-            return pq.read_table(p).to_pandas()
+            pf = pq.ParquetFile(p)
+            for batch in pf.iter_batches(batch_size=chunk_rows):
+                yield batch.to_pandas()
         except (pa.ArrowInvalid, OSError) as err:
             raise DataError(f"{p}: not a readable Parquet file ({err})") from None
-    raw = p.read_bytes()
+        return
     try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = raw[: err.start].count(b"\n") + 1
-        raise DataError(f"{p}: input is not UTF-8 text (byte {err.start}, line {line})") from None
-    if not raw.strip():
-        raise DataError(f"input file is empty: {p}")
-    try:
-        return pd.read_csv(
-            p, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8-sig"
-        )
+        reader = pd.read_csv(p, dtype=str, keep_default_na=False, na_filter=False,
+                             encoding="utf-8-sig", chunksize=chunk_rows)
+        with reader:
+            yield from reader
+    except UnicodeDecodeError:
+        raise DataError(f"{p}: input is not UTF-8 text") from None
     except pd.errors.ParserError as err:
         raise DataError(f"{p}: malformed CSV ({err})") from None
     except pd.errors.EmptyDataError:
