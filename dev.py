@@ -48,8 +48,8 @@ def main(argv: list[str]) -> int:
             run(BIN / "pprl", "demo", *argv[1:])
         elif argv[0] == "test":
             run(BIN / "ruff", "check", ".")
-            run(BIN / "python", "-m", "pytest", "-n", "2", "--nbmake", "tests", "notebooks",
-                *argv[1:])
+            notebooks = ["--nbmake", "notebooks"] if any(ROOT.glob("notebooks/*.ipynb")) else []
+            run(BIN / "python", "-m", "pytest", "-n", "2", "tests", *notebooks, *argv[1:])
     except subprocess.CalledProcessError as err:
         return err.returncode
     return 0
