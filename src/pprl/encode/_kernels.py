@@ -1,0 +1,260 @@
+"""Numba kernels of the encode stage, each with a pure-NumPy reference used by the tests.
+
+Bit layout (shared with :class:`pprl.Encodings`): bit ``p`` of a filter lives in byte ``p // 8`` at
+bit ``7 - p % 8`` (bitarray's big-endian order), and the bytes are viewed as little-endian uint64
+words. So bit ``p`` is word ``p >> 6``, shift ``((p >> 3) & 7) * 8 + 7 - (p & 7)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ..encodings import words_for
+
+_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+_FNV_PRIME = np.uint64(0x100000001B3)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _shift(p):
+    return np.uint64(((p >> 3) & 7) * 8 + 7 - (p & 7))
+
+
+# -- tokenisation -----------------------------------------------------------------------------------
+@njit(cache=True, nogil=True, inline="always")
+def _sym_hash(sym, width):
+    h = _FNV_OFFSET
+    for t in range(width):
+        h = (h ^ np.uint64(np.uint32(sym[t]))) * _FNV_PRIME
+    return h ^ (h >> np.uint64(29))
+
+
+@njit(cache=True, nogil=True)
+def _rehash(uniq, m, width, cap):
+    table = np.full(cap, -1, np.int32)
+    mask = cap - 1
+    for idx in range(m):
+        slot = np.int64(_sym_hash(uniq[idx], width) & np.uint64(mask))
+        while table[slot] != -1:
+            slot = (slot + 1) & mask
+        table[slot] = idx
+    return table
+
+
+@njit(cache=True, nogil=True)
+def ngram_tokens(cps, offsets, n, positional):
+    """n-grams of every value, as clkhash makes them, interned to local token ids.
+
+    ``cps`` holds the code points of all values back to back, value ``v`` is
+    ``cps[offsets[v]:offsets[v + 1]]``. A non-empty word is padded with ``n - 1`` spaces on both
+    sides; a positional token carries its 1-based index. Returns ``(val_off, occ_tok, uniq)``:
+    the tokens of value ``v`` are ``occ_tok[val_off[v]:val_off[v + 1]]`` in order, and row ``t`` of
+    ``uniq`` spells token ``t`` as int32 symbols (``-(index)`` first when positional, then n code
+    points). The intern table grows with the distinct tokens, so it stays in cache.
+    """
+    nv = offsets.size - 1
+    width = n + 1 if positional else n
+    val_off = np.zeros(nv + 1, np.int64)
+    for v in range(nv):
+        length = offsets[v + 1] - offsets[v]
+        val_off[v + 1] = val_off[v] + (length + n - 1 if length > 0 else 0)
+    total = val_off[nv]
+    occ_tok = np.empty(total, np.int32)
+    cap = 1024
+    table = np.full(cap, -1, np.int32)
+    uniq = np.empty((cap // 2, width), np.int32)
+    sym = np.empty(width, np.int32)
+    m = 0
+    pos = 0
+    for v in range(nv):
+        start = offsets[v]
+        length = offsets[v + 1] - start
+        if length == 0:
+            continue
+        for i in range(length + n - 1):
+            t = 0
+            if positional:
+                sym[0] = -(i + 1)
+                t = 1
+            for j in range(n):
+                pj = i + j - (n - 1)
+                sym[t] = 32 if (pj < 0 or pj >= length) else cps[start + pj]
+                t += 1
+            mask = cap - 1
+            slot = np.int64(_sym_hash(sym, width) & np.uint64(mask))
+            while True:
+                idx = table[slot]
+                if idx == -1:
+                    table[slot] = m
+                    for t in range(width):
+                        uniq[m, t] = sym[t]
+                    occ_tok[pos] = m
+                    m += 1
+                    if 2 * m >= cap:
+                        cap *= 2
+                        grown = np.empty((cap // 2, width), np.int32)
+                        grown[:m] = uniq[:m]
+                        uniq = grown
+                        table = _rehash(uniq, m, width, cap)
+                    break
+                same = True
+                for t in range(width):
+                    if uniq[idx, t] != sym[t]:
+                        same = False
+                        break
+                if same:
+                    occ_tok[pos] = idx
+                    break
+                slot = (slot + 1) & mask
+            pos += 1
+    return val_off, occ_tok, uniq[:m].copy()
+
+
+def ngram_tokens_ref(values: list[str], n: int, positional: bool) -> list[list[str]]:
+    """Reference: clkhash's NgramComparison.tokenize, as token strings per value."""
+    out = []
+    for word in values:
+        if not word:
+            out.append([])
+            continue
+        if n > 1:
+            word = " " * (n - 1) + word + " " * (n - 1)
+        grams = [word[i : i + n] for i in range(len(word) - n + 1)]
+        out.append([f"{i + 1} {g}" for i, g in enumerate(grams)] if positional else grams)
+    return out
+
+
+# -- insertions per token ---------------------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def spread_insertions(val_off, bits):
+    """clkhash's bitsPerFeature: ``bits`` insertions over the T tokens of each value, the first
+    ``bits % T`` tokens getting one more than ``bits // T``."""
+    out = np.empty(val_off[-1], np.int32)
+    for v in range(val_off.size - 1):
+        a, b = val_off[v], val_off[v + 1]
+        t = b - a
+        if t == 0:
+            continue
+        base, extra = bits // t, bits % t
+        for j in range(t):
+            out[a + j] = base + 1 if j < extra else base
+    return out
+
+
+@njit(cache=True, nogil=True)
+def max_per_token(occ_tok, ks, ntokens):
+    """The most insertions any occurrence of each token gets."""
+    out = np.zeros(ntokens, np.int64)
+    for o in range(occ_tok.size):
+        t = occ_tok[o]
+        if ks[o] > out[t]:
+            out[t] = ks[o]
+    return out
+
+
+# -- Bloom-filter bits ------------------------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def value_filters(val_off, occ_tok, occ_k, tok_start, pos_buf, nwords):
+    """One filter per value: for every token occurrence set its first ``k`` positions."""
+    nv = val_off.size - 1
+    out = np.zeros((nv, nwords), np.uint64)
+    one = np.uint64(1)
+    for v in range(nv):
+        for o in range(val_off[v], val_off[v + 1]):
+            s = tok_start[occ_tok[o]]
+            for i in range(occ_k[o]):
+                p = pos_buf[s + i]
+                out[v, p >> 6] |= one << _shift(p)
+    return out
+
+
+def positions_to_words(bits: np.ndarray) -> np.ndarray:
+    """Reference packing: a boolean matrix ``(n, nbits)`` -> uint64 words in the shared layout."""
+    n, nbits = bits.shape
+    nwords = words_for(nbits)
+    padded = np.zeros((n, nwords * 64), dtype=bool)
+    padded[:, :nbits] = bits
+    return np.packbits(padded, axis=1, bitorder="big").view(np.uint64).reshape(n, nwords)
+
+
+def words_to_positions(words: np.ndarray, nbits: int) -> np.ndarray:
+    """Reference unpacking: uint64 words -> boolean matrix ``(n, nbits)``."""
+    raw = np.ascontiguousarray(words).view(np.uint8)
+    return np.unpackbits(raw, axis=1, bitorder="big")[:, :nbits].astype(bool)
+
+
+def value_filters_ref(val_off, occ_tok, occ_k, tok_start, pos_buf, nbits):
+    nv = len(val_off) - 1
+    bits = np.zeros((nv, nbits), dtype=bool)
+    for v in range(nv):
+        for o in range(val_off[v], val_off[v + 1]):
+            s = tok_start[occ_tok[o]]
+            bits[v, pos_buf[s : s + occ_k[o]]] = True
+    return positions_to_words(bits)
+
+
+@njit(cache=True, nogil=True)
+def or_rows(out, store, gids):
+    """``out[r] |= store[gids[r]]`` for every row with ``gids[r] >= 0``."""
+    nw = out.shape[1]
+    for r in range(gids.size):
+        g = gids[r]
+        if g >= 0:
+            for w in range(nw):
+                out[r, w] |= store[g, w]
+
+
+def or_rows_ref(out, store, gids):
+    ok = gids >= 0
+    out[ok] |= store[gids[ok]]
+
+
+@njit(cache=True, nogil=True)
+def fold_rows(unfolded, nbits):
+    """XOR-fold every row: bit ``p`` of the unfolded filter toggles bit ``p % nbits``."""
+    n, nw_in = unfolded.shape
+    out = np.zeros((n, (nbits + 63) >> 6), np.uint64)
+    one = np.uint64(1)
+    for r in range(n):
+        for w in range(nw_in):
+            word = unfolded[r, w]
+            if word == 0:
+                continue
+            for s in range(64):
+                if (word >> np.uint64(s)) & one:
+                    p = w * 64 + (s >> 3) * 8 + 7 - (s & 7)
+                    q = p % nbits
+                    out[r, q >> 6] ^= one << _shift(q)
+    return out
+
+
+def fold_rows_ref(unfolded, nbits, folds):
+    """clkhash's fold_xor: split in halves and XOR them, ``folds`` times."""
+    bits = words_to_positions(unfolded, nbits << folds)
+    for _ in range(folds):
+        half = bits.shape[1] // 2
+        bits = bits[:, :half] ^ bits[:, half:]
+    return positions_to_words(bits)
+
+
+@njit(cache=True, nogil=True)
+def sample_bits(source, src, dst, nbits_out):
+    """Record-level filter part: bit ``dst[j]`` of the output = bit ``src[j]`` of the source row."""
+    n = source.shape[0]
+    out = np.zeros((n, (nbits_out + 63) >> 6), np.uint64)
+    one = np.uint64(1)
+    for r in range(n):
+        for j in range(src.size):
+            p = src[j]
+            if (source[r, p >> 6] >> _shift(p)) & one:
+                q = dst[j]
+                out[r, q >> 6] |= one << _shift(q)
+    return out
+
+
+def sample_bits_ref(source, src, dst, nbits_in, nbits_out):
+    bits = words_to_positions(source, nbits_in)
+    out = np.zeros((bits.shape[0], nbits_out), dtype=bool)
+    out[:, dst] = bits[:, src]
+    return positions_to_words(out)
