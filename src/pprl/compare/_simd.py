@@ -1,0 +1,169 @@
+"""LLVM-level building blocks of the Dice kernels (numba intrinsics).
+
+``dice8`` scores one left row against eight right rows at once: the AND-popcount runs on vectors of
+eight 64-bit words (one AVX-512 register, ``vpopcntq`` where the CPU has it; LLVM lowers the same IR to
+AVX2 or scalar ``popcnt`` elsewhere), the eight per-pair vectors are reduced together by a shuffle tree
+(three levels instead of eight horizontal sums), and the eight Dice scores are divided as one vector.
+IEEE division is correctly rounded in vector and scalar form alike, so every score is bit-identical to
+anonlink's ``2 * |a & b| / (|a| + |b|)`` in float64.
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.core.errors import TypingError
+from numba.extending import intrinsic
+
+LANES = 8
+_I8 = ir.IntType(8)
+_I32 = ir.IntType(32)
+_I64 = ir.IntType(64)
+_VI64 = ir.VectorType(_I64, LANES)
+_VI32 = ir.VectorType(_I32, LANES)
+_VF64 = ir.VectorType(ir.DoubleType(), LANES)
+
+# Shuffle masks of the reduction tree: each level halves the number of vectors, summing lane pairs.
+_LEVELS = (
+    ([0, 1, 2, 3, 8, 9, 10, 11], [4, 5, 6, 7, 12, 13, 14, 15]),
+    ([0, 1, 4, 5, 8, 9, 12, 13], [2, 3, 6, 7, 10, 11, 14, 15]),
+    ([0, 2, 4, 6, 8, 10, 12, 14], [1, 3, 5, 7, 9, 11, 13, 15]),
+)
+
+
+@intrinsic
+def popcnt64(typingctx, x):
+    """Set bits of one uint64 (``llvm.ctpop``)."""
+    if not isinstance(x, types.Integer):
+        raise TypingError("popcnt64 takes an integer")
+    sig = types.int64(types.uint64)
+
+    def codegen(context, builder, signature, args):
+        value = context.cast(builder, args[0], x, types.uint64)
+        return builder.ctpop(value)
+
+    return sig, codegen
+
+
+def _is_rows(t) -> bool:
+    return isinstance(t, types.Array) and t.ndim == 2 and t.dtype == types.uint64 and t.layout == "C"
+
+
+def _is_vector(t, dtype) -> bool:
+    return isinstance(t, types.Array) and t.ndim == 1 and t.dtype == dtype and t.layout == "C"
+
+
+def _call(builder, name: str, ret, arg_types, args):
+    fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ret, arg_types), name)
+    return builder.call(fn, args)
+
+
+def _splat(builder, value, vtype):
+    undef = ir.Constant(vtype, ir.Undefined)
+    first = builder.insert_element(undef, value, ir.Constant(_I32, 0))
+    return builder.shuffle_vector(first, undef, ir.Constant(_VI32, [0] * LANES))
+
+
+def _byte_ptr(builder, data, index, stride):
+    base = builder.bitcast(data, _I8.as_pointer())
+    return builder.gep(base, [builder.mul(index, stride)])
+
+
+def _reduce8(builder, vectors):
+    """Eight <8 x i64> vectors -> one vector whose lane r is the sum of vector r's lanes."""
+    for lo, hi in _LEVELS:
+        lo_mask = ir.Constant(_VI32, lo)
+        hi_mask = ir.Constant(_VI32, hi)
+        vectors = [
+            builder.add(
+                builder.shuffle_vector(vectors[k], vectors[k + 1], lo_mask),
+                builder.shuffle_vector(vectors[k], vectors[k + 1], hi_mask),
+            )
+            for k in range(0, len(vectors), 2)
+        ]
+    return vectors[0]
+
+
+def _and_popcounts(builder, row_a, rows_b, nwords):
+    """<8 x i64>: popcount(row_a & rows_b[r]) in lane r, over ``nwords`` uint64 words."""
+    nvec = builder.udiv(nwords, ir.Constant(_I64, LANES))
+    vptr = _VI64.as_pointer()
+    a_vec = builder.bitcast(row_a, vptr)
+    b_vec = [builder.bitcast(p, vptr) for p in rows_b]
+    accs = [cgutils.alloca_once_value(builder, ir.Constant(_VI64, None)) for _ in range(LANES)]
+    with cgutils.for_range(builder, nvec) as loop:
+        x = builder.load(builder.gep(a_vec, [loop.index]), align=8)
+        for r in range(LANES):
+            y = builder.load(builder.gep(b_vec[r], [loop.index]), align=8)
+            pc = _call(builder, "llvm.ctpop.v8i64", _VI64, [_VI64], [builder.and_(x, y)])
+            builder.store(builder.add(builder.load(accs[r]), pc), accs[r])
+    total = cgutils.alloca_once_value(builder, _reduce8(builder, [builder.load(a) for a in accs]))
+    # Words beyond the last full vector: one word of each of the eight rows per step.
+    wptr = _I64.as_pointer()
+    a_words = builder.bitcast(row_a, wptr)
+    b_words = [builder.bitcast(p, wptr) for p in rows_b]
+    start = builder.mul(nvec, ir.Constant(_I64, LANES))
+    step = ir.Constant(_I64, 1)
+    with cgutils.for_range_slice(builder, start, nwords, step) as (w, _):
+        x = _splat(builder, builder.load(builder.gep(a_words, [w]), align=8), _VI64)
+        y = ir.Constant(_VI64, ir.Undefined)
+        for r in range(LANES):
+            word = builder.load(builder.gep(b_words[r], [w]), align=8)
+            y = builder.insert_element(y, word, ir.Constant(_I32, r))
+        pc = _call(builder, "llvm.ctpop.v8i64", _VI64, [_VI64], [builder.and_(x, y)])
+        builder.store(builder.add(builder.load(total), pc), total)
+    return builder.load(total)
+
+
+@intrinsic
+def dice8(typingctx, left, u, right, index, v, p, q, threshold, out):
+    """Dice of left row ``u`` against right rows at positions ``v .. v+7``; returns a bit mask.
+
+    ``right`` rows are taken at the positions themselves when ``index`` is None, else at
+    ``index[v + r]``. ``q[v + r]`` (int32) is the popcount of that right row and ``p`` the popcount of
+    the left row. Bit r of the result is set when score r >= ``threshold``; the eight scores are
+    written to ``out[0:8]``. The caller guarantees that positions ``v .. v+7`` exist (padding).
+    """
+    if not (_is_rows(left) and _is_rows(right)):
+        raise TypingError("dice8: left and right must be C-contiguous 2-d uint64 arrays")
+    gather = not isinstance(index, types.NoneType)
+    if gather and not _is_vector(index, types.int64):
+        raise TypingError("dice8: index must be None or a 1-d int64 array")
+    if not (_is_vector(q, types.int32) and _is_vector(out, types.float64)):
+        raise TypingError("dice8: q must be int32 and out float64 1-d arrays")
+    sig = types.int64(left, types.int64, right, index, types.int64, types.int64, q,
+                      types.float64, out)
+
+    def codegen(context, builder, signature, args):
+        lty, _, rty, ity, _, _, qty, _, oty = signature.args
+        larr, u_, rarr, iarr, v_, p_, qarr, t_, oarr = args
+        lview = context.make_array(lty)(context, builder, larr)
+        rview = context.make_array(rty)(context, builder, rarr)
+        row_a = _byte_ptr(builder, lview.data, u_, builder.extract_value(lview.strides, 0))
+        rstride = builder.extract_value(rview.strides, 0)
+        if gather:
+            iview = context.make_array(ity)(context, builder, iarr)
+            positions = builder.gep(iview.data, [v_])
+        rows_b = []
+        for r in range(LANES):
+            pos = builder.add(v_, ir.Constant(_I64, r))
+            if gather:
+                pos = builder.load(builder.gep(positions, [ir.Constant(_I64, r)]))
+            rows_b.append(_byte_ptr(builder, rview.data, pos, rstride))
+        nwords = builder.extract_value(lview.shape, 1)
+        common = _and_popcounts(builder, row_a, rows_b, nwords)
+
+        qview = context.make_array(qty)(context, builder, qarr)
+        qptr = builder.bitcast(builder.gep(qview.data, [v_]), _VI32.as_pointer())
+        den = builder.add(builder.sext(builder.load(qptr, align=4), _VI64), _splat(builder, p_, _VI64))
+        one = ir.Constant(_VI64, [1] * LANES)
+        den = builder.select(builder.icmp_signed("<", den, one), one, den)  # 0/0 -> 0/1 = 0.0
+        num = builder.shl(common, one)
+        score = builder.fdiv(builder.sitofp(num, _VF64), builder.sitofp(den, _VF64))
+        oview = context.make_array(oty)(context, builder, oarr)
+        builder.store(score, builder.bitcast(oview.data, _VF64.as_pointer()), align=8)
+        hit = builder.fcmp_ordered(">=", score, _splat(builder, t_, _VF64))
+        return builder.zext(builder.bitcast(hit, _I8), _I64)
+
+    return sig, codegen
