@@ -135,15 +135,14 @@ def typo(s: str, u_op: float, u_pos: float, u_ch: float) -> str:
     return s[:pos] + _near(s[pos], u_ch) + s[pos + 1:]
 
 
-@dataclass(frozen=True)
 class _Rules:
     """Text substitutions ``a -> b``; a trailing ``$`` on ``a`` anchors it at the end."""
 
-    rules: tuple[tuple[str, str, bool], ...]
-
-    @classmethod
-    def of(cls, pairs: list[tuple[str, str]]) -> _Rules:
-        return cls(tuple((a.rstrip("$"), b, a.endswith("$")) for a, b in pairs))
+    def __init__(self, pairs: list[tuple[str, str]]):
+        self.rules = [(a.rstrip("$"), b, a.endswith("$")) for a, b in pairs]
+        self.by_char: dict[str, list[int]] = {}  # rules whose pattern starts with each character
+        for i, (a, _, _) in enumerate(self.rules):
+            self.by_char.setdefault(a[0], []).append(i)
 
     def apply(self, s: str, u: float) -> str | None:
         """``s`` with one rule applied once, or None if none applies.
@@ -151,11 +150,13 @@ class _Rules:
         ``u`` picks a rule uniformly among those that apply, and its fractional remainder picks
         the occurrence.
         """
-        fits = [r for r in self.rules if (s.endswith(r[0]) if r[2] else r[0] in s)]
+        fits = sorted(i for c in dict.fromkeys(s) for i in self.by_char.get(c, ())
+                      if (s.endswith(self.rules[i][0]) if self.rules[i][2]
+                          else self.rules[i][0] in s))
         if not fits:
             return None
         x = u * len(fits)
-        a, b, at_end = fits[min(int(x), len(fits) - 1)]
+        a, b, at_end = self.rules[fits[min(int(x), len(fits) - 1)]]
         if at_end:
             return s[: len(s) - len(a)] + b
         starts, i = [], s.find(a)
@@ -174,11 +175,11 @@ def _both(*pairs: str) -> list[tuple[str, str]]:
     return out
 
 
-_OCR = _Rules.of([
+_OCR = _Rules([
     *_both("RN/M", "CL/D", "VV/W", "O/0", "I/1", "S/5", "B/8", "Z/2", "G/6", "U/V"),
     ("L", "1"), ("E", "F"), ("Q", "O"), ("H", "N"),
 ])
-_PHONETIC = _Rules.of([
+_PHONETIC = _Rules([
     ("SCH", "SH"), ("IE$", "Y"), ("EY$", "Y"), ("Y$", "IE"), ("SON$", "SEN"), ("SEN$", "SON"),
     ("CK", "K"), ("QU", "KW"), ("KS", "X"), ("X", "KS"), ("TZ", "TS"), ("TH", "T"),
     *_both("PH/F", "EE/EA", "AI/AY", "OU/OW", "EI/IE", "ER/AR", "LL/L", "NN/N", "TT/T", "SS/S",
@@ -276,11 +277,11 @@ class _Draws:
 
 def _edit(values: np.ndarray, idx: np.ndarray, fn: Callable[..., str], *u: np.ndarray) -> None:
     """values[i] = fn(values[i], *u_i) for the hit records whose value is present."""
-    cols = [x.tolist() for x in u]
-    for i, *args in zip(idx.tolist(), *cols, strict=True):
-        v = values[i]
-        if v is not None and v != "":
-            values[i] = fn(v, *args)
+    if len(idx) == 0:
+        return
+    old = values[idx].tolist()
+    values[idx] = [fn(v, *args) if v else v
+                   for v, *args in zip(old, *(x.tolist() for x in u), strict=True)]
 
 
 def corrupt(p: People, c: Corruption, k: int, ids: np.ndarray) -> dict[str, np.ndarray]:

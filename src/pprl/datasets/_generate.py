@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 
 from .._log import logger
 from ._corrupt import FIELDS, Corruption, as_corruption, corrupt
-from ._people import Evolution, People, check_probability, text_frame, universe
+from ._people import Evolution, People, check_probability, universe
 from ._random import check_seed, combine, key, rng, uniform
 from ._tables import tables
 
@@ -62,9 +62,24 @@ def _record_ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
     return pc.binary_join_element_wise(prefix, digits, "")
 
 
-def _frame(record_ids: pa.Array, cols: dict[str, np.ndarray]) -> pd.DataFrame:
-    """The extract frame: record_id then the observed fields, all text (missing as NaN)."""
-    return text_frame({"record_id": record_ids, **{f: cols[f] for f in FIELDS}})
+def _records(people: People, rows: np.ndarray, record_ids: pa.Array, c: Corruption, k: int,
+             version: np.ndarray | None = None) -> pd.DataFrame:
+    """The extract frame of the people at ``rows`` (entity ids), in that order.
+
+    Columns: ``record_id`` then the observed fields, all text (missing as NaN). Errors are keyed by
+    the source ``k`` and each record's entity id (and ``version``, the times it was re-keyed).
+    The work runs in entity order (memory-friendly) and Arrow puts the rows in ``rows`` order.
+    """
+    order = np.argsort(rows, kind="stable")
+    p = people.take(rows[order])
+    ids = p.entity_id.astype(np.uint64)
+    if version is not None:
+        ids = combine(ids, version[order])
+    cols = corrupt(p, c, k, ids)
+    back = np.empty(len(rows), dtype=np.int64)
+    back[order] = np.arange(len(rows))
+    table = pa.table({f: pa.array(cols[f], type=pa.string()) for f in FIELDS}).take(back)
+    return table.add_column(0, "record_id", record_ids).to_pandas()
 
 
 def extracts(n_a: int, n_b: int, *, overlap: float = 0.5, corruption: CorruptionSpec = "moderate",
@@ -107,8 +122,8 @@ def extracts(n_a: int, n_b: int, *, overlap: float = 0.5, corruption: Corruption
     width = max(7, len(str(max(n_a, n_b))))
     ids_a = _record_ids("A", np.arange(1, n_a + 1), width)
     ids_b = _record_ids("B", np.arange(1, n_b + 1), width)
-    df_a = _frame(ids_a, _observe(people, ent_a, c_a, key(seed, "extract", "A")))
-    df_b = _frame(ids_b, _observe(people, ent_b, c_b, key(seed, "extract", "B")))
+    df_a = _records(people, ent_a, ids_a, c_a, key(seed, "extract", "A"))
+    df_b = _records(people, ent_b, ids_b, c_b, key(seed, "extract", "B"))
     row_b = np.full(len(people), -1, dtype=np.int64)
     row_b[ent_b] = np.arange(n_b)
     pair_b = row_b[ent_a]
@@ -117,16 +132,6 @@ def extracts(n_a: int, n_b: int, *, overlap: float = 0.5, corruption: Corruption
                       "right_id": ids_b.take(pair_b[in_both])}).to_pandas()
     logger.debug("extracts: %d + %d records, %d true pairs", n_a, n_b, len(truth))
     return df_a, df_b, truth
-
-
-def _observe(people: People, rows: np.ndarray, c: Corruption, k: int,
-             version: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """Corrupted columns of ``people`` at ``rows`` (entity ids = rows), keyed by source ``k``."""
-    p = people.take(rows)
-    ids = p.entity_id.astype(np.uint64)
-    if version is not None:
-        ids = combine(ids, version)
-    return corrupt(p, c, k, ids)
 
 
 # ---------------------------------------------------------------- multi-agency data
@@ -275,9 +280,8 @@ def agencies(names_or_k: int | Sequence[str], sizes: int | Sequence[int] | Mappi
         order = rng(seed, "order", name, year).permutation(len(ents))
         ents, numbers = ents[order], numbers[order]
         ids = _record_ids(_prefix(name), numbers, 7)
-        cols = _observe(people, ents, specs[name], key(seed, "agency", name),
-                        version=_edits(ents, seed, name, year, ev))
-        frames[name] = _frame(ids, cols)
+        frames[name] = _records(people, ents, ids, specs[name], key(seed, "agency", name),
+                                version=_edits(ents, seed, name, year, ev))
         by_id = np.argsort(numbers, kind="stable")
         truth.append(pa.table({"agency": pa.array([name] * len(ids), pa.string()),
                                "record_id": ids.take(by_id),
