@@ -6,9 +6,8 @@ The heavy steps run vectorised in Arrow (``pyarrow.compute``) over all distinct 
 
 from __future__ import annotations
 
-import csv
 import functools
-import io
+import json
 from dataclasses import dataclass
 from importlib import resources
 
@@ -35,10 +34,8 @@ OPTIONS = tuple(PRESETS["none"])
 @functools.cache
 def nickname_table() -> dict[str, str]:
     """The built-in nickname -> given name table (lower case, ASCII)."""
-    text = resources.files("pprl.encode").joinpath("data/nicknames.csv").read_text("utf-8")
-    rows = csv.reader(io.StringIO(text))
-    next(rows)
-    return {nick: name for nick, name in rows}
+    text = resources.files("pprl.encode").joinpath("data/nicknames.json").read_text("utf-8")
+    return dict(json.loads(text)["nicknames"])
 
 
 def expand(spec: str | dict | None, default: str) -> dict:

@@ -252,8 +252,8 @@ def _where(doc: dict, path: list, name_key: str) -> str:
 def _raise(problems: list[str], kind: str) -> None:
     if problems:
         listing = "\n".join(f"  - {p}" for p in problems)
-        raise SchemaError(f"invalid {kind} linkage schema ({len(problems)} problems):\n{listing}",
-                          problems)
+        count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
+        raise SchemaError(f"invalid {kind} linkage schema ({count}):\n{listing}", problems)
 
 
 def _b64(value: str | None, what: str, problems: list[str]) -> bytes | None:
@@ -266,13 +266,16 @@ def _b64(value: str | None, what: str, problems: list[str]) -> bytes | None:
         return None
 
 
-def _regex(pattern: str | None, label: str, problems: list[str]) -> None:
+def _regex(pattern: str | None, label: str, problems: list[str]) -> str | None:
+    """The pattern if it compiles (else None, with the problem noted)."""
     if pattern is None:
-        return
+        return None
     try:
         re.compile(pattern)
     except re.error as err:
         problems.append(f"{label}invalid regular expression {pattern!r} ({err})")
+        return None
+    return pattern
 
 
 # == clkhash v3 =====================================================================================
@@ -335,10 +338,9 @@ def _clkhash_feature(fd: dict, i: int, label: str, hash_l: int, kdf: Kdf,
         else {}
     encoding = fmt.get("encoding", "utf-8") if fmt["type"] == "string" else "utf-8"
     if fmt["type"] == "string":
-        _regex(fmt.get("pattern"), label, problems)
-        value_format = F.ClkString(pattern=fmt.get("pattern"), case=fmt.get("case", "mixed"),
-                                   min_length=fmt.get("minLength"), max_length=fmt.get("maxLength"),
-                                   encoding=encoding, **kw)
+        value_format = F.ClkString(pattern=_regex(fmt.get("pattern"), label, problems),
+                                   case=fmt.get("case", "mixed"), min_length=fmt.get("minLength"),
+                                   max_length=fmt.get("maxLength"), encoding=encoding, **kw)
     elif fmt["type"] == "integer":
         value_format = F.ClkInteger(minimum=fmt.get("minimum"), maximum=fmt.get("maximum"), **kw)
     elif fmt["type"] == "date":
@@ -438,7 +440,7 @@ def _native_feature(fd: dict, i: int, label: str, enc: dict, clk_bits: int,
     if typ == "date":
         fmt.setdefault("date_format", "%Y-%m-%d")
         _date_format(fmt["date_format"], label, problems)
-    _regex(fmt.get("pattern"), label, problems)
+    pattern = _regex(fmt.get("pattern"), label, problems)
     if "normalize" in fd and typ in ("date", "integer"):
         problems.append(f"{label}normalize does not apply to a {typ} feature")
     norm = expand(fd.get("normalize"), "basic" if typ in ("string", "enum") else "none")
@@ -460,13 +462,16 @@ def _native_feature(fd: dict, i: int, label: str, enc: dict, clk_bits: int,
     if "description" in fd:
         canon["description"] = fd["description"]
     canon.update(type=typ, format=fmt, missing=list(fd.get("missing", [""])),
-                 on_invalid=fd.get("on_invalid", "error"), normalize=norm, tokens=tokens,
-                 **{strategy.kind: strategy.value}, weight=weight, field_filter=ff_canon)
+                 on_invalid=fd.get("on_invalid", "error"))
+    if typ in ("string", "enum"):
+        canon["normalize"] = norm
+    canon.update(tokens=tokens, **{strategy.kind: strategy.value}, weight=weight,
+                 field_filter=ff_canon)
     normalizer = Normalizer.from_options(norm)
     common = {"normalizer": normalizer, "missing": tuple(canon["missing"]),
               "on_invalid": canon["on_invalid"]}
     if typ == "string":
-        value_format = F.NativeString(pattern=fmt.get("pattern"), min_length=fmt.get("min_length"),
+        value_format = F.NativeString(pattern=pattern, min_length=fmt.get("min_length"),
                                       max_length=fmt.get("max_length"), **common)
     elif typ == "date":
         value_format = F.NativeDate(fmt["date_format"], **common)
