@@ -4,13 +4,14 @@ information loss that needs at most a given number of suppressed records.
 
 Information loss is the loss metric (LM) of Iyengar, as in ARX: a cell generalised to a label that
 covers ``m`` of the column's ``D`` distinct values loses ``(m - 1) / (D - 1)``; a suppressed record
-loses 1 in every column; missing cells lose nothing. The objective of a node is the mean over the
-quasi-identifiers of the per-column loss averaged over all input records. Its generalisation part
-alone (nothing suppressed) is a lower bound for the node and for every node above it, so a
-best-first walk in order of that bound can stop as soon as the bound reaches the best objective
-found: the result is the exact optimum over the lattice. Node evaluation works on tables of distinct
-code combinations with counts, rolled up from the smallest table already computed below the node
-(as ARX does), so most nodes cost far less than a pass over the records.
+loses 1 in every column; missing cells lose nothing below '*' (where every cell loses 1). The
+objective of a node is the mean over the quasi-identifiers of the per-column loss averaged over all
+input records. Its generalisation part alone (nothing suppressed) is a lower bound for the node and
+for every node above it, so a best-first walk in order of that bound can stop as soon as the bound
+exceeds the best objective found: the result is the exact optimum over the lattice. Nodes are
+skipped without evaluation when a node above them (cheap projections onto 1-3 quasi-identifiers)
+proves them infeasible or too costly. Node evaluation works on tables of distinct code combinations
+with counts, rolled up from the smallest table already computed below the node (as ARX does).
 """
 
 from __future__ import annotations
@@ -76,9 +77,9 @@ def build_quasi_identifier(name: str, text: np.ndarray, missing: np.ndarray, hie
     uniques = np.asarray(uniques, dtype=object)
     n_unique = len(uniques)
     row_codes = np.where(codes < 0, n_unique, codes).astype(np.int32)
-    counts = np.bincount(row_codes, minlength=n_unique + 1)
-    n_missing = int(counts[-1])
-    counts = counts[:-1]
+    counts_all = np.bincount(row_codes, minlength=n_unique + 1)  # last: missing cells
+    n_missing = int(counts_all[-1])
+    counts = counts_all[:-1]
 
     levels = [("value", uniques), *hierarchy.levels(uniques, counts, column=name, k=k)]
     level_names, level_codes, labels = [], [], []
@@ -106,9 +107,9 @@ def build_quasi_identifier(name: str, text: np.ndarray, missing: np.ndarray, hie
         covered = np.bincount(lc[:-1], minlength=len(lab))
         num = np.maximum(covered - 1, 0).astype(np.int64)
         if lab[-1] is None:
-            num[-1] = 0  # the missing class
+            num[-1] = 0  # missing cells lose nothing below the top (where all cells lose 1)
         loss_num.append(num)
-        gen_num.append(int(np.dot(counts, num[lc[:-1]])))
+        gen_num.append(int(np.dot(counts_all, num[lc])))
     return QuasiIdentifier(name, hierarchy, level_names, row_codes, level_codes, labels, loss_num,
                            denom, gen_num, inferred)
 

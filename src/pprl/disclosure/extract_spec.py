@@ -48,7 +48,7 @@ from .._log import logger
 from ..errors import DataError
 from ..io import PARQUET_SUFFIXES, atomic_path, read_table
 from ..secret import Secret
-from .extract import PSEUDONYM_HEX, ExtractResult, extract_with_report, key_id
+from .extract_core import PSEUDONYM_HEX, ExtractResult, extract_with_report, key_id
 
 REQUIRED = ("input", "id_column", "quasi_identifiers", "k", "outputs")
 OPTIONAL = ("drop", "max_suppression", "sensitive", "l_diversity", "hierarchies", "secret_file",
