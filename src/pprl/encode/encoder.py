@@ -124,6 +124,7 @@ class _Column:
         self.stores = {k: np.zeros((0, w), np.uint64) for k, w in self.widths.items()}
         self.part_ids = {k: np.zeros(0, np.int32) for k in self.parts}
         self.part_texts: dict[tuple, dict[str, int]] = {k: {} for k in self.parts}
+        self._part_lists: dict[tuple, list[str]] = {}
 
     def stage(self, codes: np.ndarray, uniques: list[str]) -> _Staged:
         # Mostly-distinct columns (addresses) are not worth remembering: their values come once.
@@ -184,7 +185,11 @@ class _Column:
         return first
 
     def part_lists(self, key: tuple) -> list[str]:
-        return list(self.part_texts[key])
+        texts = self.part_texts[key]
+        cached = self._part_lists.get(key)
+        if cached is None or len(cached) != len(texts):
+            cached = self._part_lists[key] = list(texts)
+        return cached
 
 
 class Encoder:
@@ -204,7 +209,6 @@ class Encoder:
         self.schema = schema
         self.chunk_rows = int(chunk_rows)
         self.rows_done = 0
-        self._block_key = b""
         self._columns = self._build(secret)
 
     # -- setup ------------------------------------------------------------------------------------
@@ -215,9 +219,8 @@ class Encoder:
         if s.kind == "clkhash":
             keys = clkhash_keys(raw, len(s.features), key_size=kdf.key_size, salt=kdf.salt,
                                 info=kdf.info, hash_name=kdf.hash_name)
-        else:
-            self._block_key = native_key(raw, "block", salt=kdf.salt, info=kdf.info,
-                                         hash_name=kdf.hash_name)
+        block_key = native_key(raw, "block", salt=kdf.salt, info=kdf.info, hash_name=kdf.hash_name)
+        self._keyers = [blocking.BlockKeyer(bk, block_key) for bk in s.blocking]
         rbf_maps = self._rbf_maps(raw) if s.encoding_type == "rbf" else {}
         parts: dict[str, list] = {}
         for bk in s.blocking:
@@ -366,14 +369,14 @@ class Encoder:
             if col.ff is not None:
                 _kernels.or_rows(out["fields"][col.name][a:b], col.stores["ff"], sl)
         by_name = {col.name: (col, sl) for col, sl in zip(self._columns, slots, strict=True)}
-        for bk in self.schema.blocking:
+        for keyer in self._keyers:
             ids, texts = [], []
-            for p in bk.parts:
+            for p in keyer.key.parts:
                 col, sl = by_name[p.feature]
                 key = blocking.part_key(p)
                 ids.append(col.part_ids[key][sl])
                 texts.append(col.part_lists(key))
-            out["blocks"][bk.name][a:b] = blocking.combine(bk, self._block_key, ids, texts)
+            out["blocks"][keyer.key.name][a:b] = keyer.keys(ids, texts)
         for col, st in zip(self._columns, staged, strict=True):
             col.invalid += st.dropped
         self.rows_done += m

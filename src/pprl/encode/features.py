@@ -209,11 +209,10 @@ class DatePlan:
         return cls(pos, fields, literals) if len(fields) == 3 else None
 
     def parse(self, values: list[str]) -> list[str | None]:
-        out: list[str | None] = [None] * len(values)
         lengths = np.fromiter(map(len, values), np.int64, len(values))
         idx = np.flatnonzero(lengths == self.length)
         if idx.size == 0:
-            return out
+            return [None] * len(values)
         cps = np.array([values[i] for i in idx.tolist()], dtype=f"<U{self.length}")
         cps = cps.view(np.uint32).reshape(idx.size, self.length)
         ok = np.ones(idx.size, dtype=bool)
@@ -230,10 +229,12 @@ class DatePlan:
         leap = (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
         ok &= d <= self._DAYS[np.clip(m, 1, 12) - 1] + (leap & (m == 2))
         digits = np.ascontiguousarray(np.concatenate([cols["Y"], cols["m"], cols["d"]], axis=1))
-        text = digits.view("<U8").reshape(-1).tolist()
-        for j in np.flatnonzero(ok).tolist():
-            out[idx[j]] = text[j]
-        return out
+        text = digits.view("<U8").reshape(-1).astype(object)
+        if ok.all() and idx.size == len(values):
+            return text.tolist()
+        result = np.full(len(values), None, dtype=object)
+        result[idx[ok]] = text[ok]
+        return result.tolist()
 
 
 def _date(v: str, date_format: str) -> datetime:

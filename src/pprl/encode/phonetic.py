@@ -55,13 +55,10 @@ def metaphone(value: str) -> str:
         s = "s" + s[1:]
     n = len(s)
     out: list[str] = []
-
-    def at(i: int) -> str:
-        return s[i] if 0 <= i < n else ""
-
+    padded = ["", *s, "", ""]  # padded[i + 1] is s[i]; "" outside the word
     i = 0
     while i < n:
-        c, nxt, nxt2, prev = s[i], at(i + 1), at(i + 2), at(i - 1)
+        prev, c, nxt, nxt2 = padded[i : i + 4]
         if c == nxt and c != "c":  # a doubled letter counts once (the last one, in its context)
             i += 1
             continue
