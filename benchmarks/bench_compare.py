@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import resource
 import statistics
 import subprocess
 import sys
@@ -99,14 +98,20 @@ def with_copies(a: pprl.Encodings, b: pprl.Encodings, share: float, flips: int,
     return pprl.Encodings(rows, nbits=b.nbits)
 
 
-def median_time(fn, repeat: int) -> tuple[float, object]:
+def median_time(fn, repeat: int) -> tuple[float, float, object]:
+    """Median wall and calling-thread CPU seconds of ``repeat`` runs after one untimed warm-up.
+
+    The CPU time is the fairer single-thread measure on a shared machine (it excludes time spent
+    waiting for a core); for multi-threaded runs only the wall time means anything.
+    """
     result = fn()  # warm-up (compilation, caches), not timed
-    times = []
+    walls, cpus = [], []
     for _ in range(repeat):
-        start = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.thread_time()
         result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
+        cpus.append(time.thread_time() - cpu)
+        walls.append(time.perf_counter() - wall)
+    return statistics.median(walls), statistics.median(cpus), result
 
 
 def anonlink_pairs(a: pprl.Encodings, b: pprl.Encodings, threshold: float):
@@ -140,18 +145,26 @@ def speed(args: argparse.Namespace) -> None:
         sets["clkhash ESSnet census x CIS"] = essnet(args.n)
     for name, (a, b) in sets.items():
         comparisons = len(a) * len(b)
-        t_anon, res = median_time(anonlink_pairs(a, b, args.threshold), args.repeat)
-        rows = [("anonlink 0.15 (1 thread)", t_anon, True)]
+        wall, cpu, res = median_time(anonlink_pairs(a, b, args.threshold), args.repeat)
+        rows = [("anonlink 0.15 (1 thread)", wall, cpu, True)]
         for workers in sorted({1, cores}):
-            t, cands = median_time(
+            w_wall, w_cpu, cands = median_time(
                 lambda a=a, b=b, w=workers: dice(a, b, threshold=args.threshold, workers=w),
                 args.repeat)
-            rows.append((f"pprl ({workers} thread{'s' * (workers > 1)})", t,
-                         same_pairs(res, cands)))
+            rows.append((f"pprl ({workers} thread{'s' * (workers > 1)})", w_wall,
+                         w_cpu if workers == 1 else None, same_pairs(res, cands)))
         print(f"\n{name}: {len(a):,} x {len(b):,}, {len(res[0]):,} pairs >= {args.threshold}")
-        for label, t, same in rows:
-            print(f"  {label:26s} {t * 1e3:9.1f} ms  {comparisons / t / 1e6:9.1f} M pairs/s  "
-                  f"x{t_anon / t:5.2f} vs anonlink  {'same pairs' if same else 'DIFFERENT PAIRS'}")
+        print(f"  {'':26s} {'wall ms':>9s} {'M pairs/s':>10s} {'vs anonlink':>11s}   "
+              f"{'cpu ms':>8s} {'M pairs/s':>10s} {'vs anonlink':>11s}")
+        for label, w_wall, w_cpu, same in rows:
+            line = (f"  {label:26s} {w_wall * 1e3:9.1f} {comparisons / w_wall / 1e6:10.1f} "
+                    f"{wall / w_wall:10.2f}x")
+            if w_cpu is not None:
+                line += (f"   {w_cpu * 1e3:8.1f} {comparisons / w_cpu / 1e6:10.1f} "
+                         f"{cpu / w_cpu:10.2f}x")
+            else:
+                line += " " * 34
+            print(line + ("   same pairs" if same else "   DIFFERENT PAIRS"))
 
 
 def memory(args: argparse.Namespace) -> None:
@@ -166,17 +179,25 @@ def memory(args: argparse.Namespace) -> None:
     b = with_copies(a, random_filters(args.right, 1024, rng, density=(0.15, 0.6)), 0.5, 20, rng)
     _ = a.popcounts, b.popcounts
     dice(a.take(np.arange(64)), b.take(np.arange(64)), threshold=args.threshold)  # warm-up
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    start = time.perf_counter()
+    before = _rss_gib("VmRSS")
+    Path("/proc/self/clear_refs").write_text("5")  # reset the peak (VmHWM) to the current RSS
+    start, cpu = time.perf_counter(), time.process_time()
     cands = dice(a, b, threshold=args.threshold)
-    seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    peak = _rss_gib("VmHWM")
     inputs = (a.bits.nbytes + b.bits.nbytes) / 2**30
     print(f"{len(a):,} x {len(b):,} at threshold {args.threshold}: {len(cands):,} pairs in "
-          f"{seconds:.1f} s ({len(a) * len(b) / seconds / 1e6:.0f} M pairs/s, "
-          f"{numba.get_num_threads()} threads)")
-    print(f"  inputs {inputs:.2f} GiB; peak RSS {base:.2f} GiB before dice, {peak:.2f} GiB after "
-          f"(+{peak - base:.2f} GiB for the comparison)")
+          f"{seconds:.1f} s wall, {cpu:.1f} s CPU ({len(a) * len(b) / seconds / 1e6:.0f} M pairs/s "
+          f"on {numba.get_num_threads()} threads)")
+    print(f"  inputs {inputs:.3f} GiB; RSS {before:.3f} GiB before dice, peak {peak:.3f} GiB during "
+          f"it (+{peak - before:.3f} GiB for the comparison)")
+
+
+def _rss_gib(field: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 2**20
+    raise RuntimeError(f"{field} not in /proc/self/status")
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ from ._engine import (
     row_tasks,
     rows_side,
     run,
-    sorted_side,
+    sorted_sides,
 )
 from ._fields import FieldsOption, field_matrix, field_names_for
 
@@ -76,7 +76,7 @@ def _link(a: Encodings, b: Encodings, t: float, k: int, workers: int, progress: 
     if len(a) == 0 or len(b) == 0:
         return _nothing()
     k = min(k, len(b))
-    right = sorted_side(b.bits, b.popcounts)
+    right = sorted_sides(b.bits, b.popcounts)[1]
     tasks = row_tasks(len(a), len(b), chunk_rows(len(a), workers, k))
     li, rj, sc = run(rows_side(a.bits, a.popcounts), right, tasks, nbits=a.nbits, threshold=t,
                      mode=0, top_k=k, workers=workers, progress=progress)
@@ -88,9 +88,9 @@ def _dedup(a: Encodings, t: float, k: int, workers: int, progress: bool):
     if n < 2:
         return _nothing()
     k = min(k, n - 1)
-    side = sorted_side(a.bits, a.popcounts)
+    left, right = sorted_sides(a.bits, a.popcounts)
     tasks = row_tasks(n, n, chunk_rows(n, workers, k))
-    li, rj, sc = run(side, side, tasks, nbits=a.nbits, threshold=t, mode=2 if k else 1,
+    li, rj, sc = run(left, right, tasks, nbits=a.nbits, threshold=t, mode=2 if k else 1,
                      top_k=k, workers=workers, progress=progress)
     left, right = canonical(li, rj)
     # With top-k each pair may come from the heaps of both its records: keep it once.

@@ -20,6 +20,7 @@ TILE_BYTES = 256 * 1024  # right rows scanned together: a quarter of a 1 MiB L2 
 MAX_CHUNK_ROWS = 1024  # left rows of one task of a full comparison
 HEAP_ENTRIES = 1 << 22  # top-k heaps of one task (rows x k) stay below ~50 MB
 OUT_CAPACITY = 4096  # initial pairs of a kernel call's output buffers (they grow by doubling)
+GROUP_SLICE = 8192  # groups of eight rows copied at a time into the interleaved layout
 
 
 @dataclass(frozen=True)
@@ -50,12 +51,26 @@ def rows_side(bits: np.ndarray, pop: np.ndarray) -> Side:
     return Side(bits, None, pad(np.arange(len(pop)), np.int64), pad(pop, np.int32))
 
 
-def sorted_side(bits: np.ndarray, pop: np.ndarray) -> Side:
-    """A contiguous copy of ``bits`` in ascending popcount order (reporting the original rows)."""
+def sorted_sides(bits: np.ndarray, pop: np.ndarray) -> tuple[Side, Side]:
+    """Left and right views of ``bits`` in ascending popcount order (one position space).
+
+    The right view is a copy in word-interleaved groups of eight rows (``(groups, nwords, 8)``,
+    the fast layout of ``dice8``), built in slices so the copy never needs twice its size; the
+    left view reads the original rows through the permutation. Both report the original rows.
+    """
     perm = np.argsort(pop, kind="stable")
-    copy = np.zeros((len(perm) + LANES, bits.shape[1]), dtype=np.uint64)
-    np.take(bits, perm, axis=0, out=copy[: len(perm)])
-    return Side(copy, None, pad(perm, np.int64), pad(pop[perm], np.int32))
+    groups = -(-len(perm) // LANES)
+    nwords = bits.shape[1]
+    grouped = np.zeros((groups, nwords, LANES), dtype=np.uint64)
+    step = GROUP_SLICE
+    for g in range(0, groups, step):
+        rows = np.zeros((min(step, groups - g) * LANES, nwords), dtype=np.uint64)
+        picked = perm[g * LANES : (g + step) * LANES]
+        rows[: len(picked)] = bits[picked]
+        grouped[g : g + step] = rows.reshape(-1, LANES, nwords).transpose(0, 2, 1)
+    rows = pad(perm, np.int64)
+    sorted_pop = pad(pop[perm], np.int32)
+    return Side(bits, rows, rows, sorted_pop), Side(grouped, None, rows, sorted_pop)
 
 
 def index_side(bits: np.ndarray, pop: np.ndarray, index: np.ndarray) -> Side:
@@ -143,7 +158,7 @@ def run(left: Side, right: Side, task_groups: Sequence[np.ndarray], *, nbits: in
         progress: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Score every task group (one kernel call each); concatenated (left, right, score) rows."""
     lo_tab, hi_tab = popcount_bounds(nbits, threshold)
-    tile = tile_rows(right.bits.shape[1])
+    tile = tile_rows(left.bits.shape[1])
 
     def call(tasks: np.ndarray) -> Callable[[], tuple]:
         return lambda: scan(left.bits, left.index, left.rows, left.pop, right.bits, right.index,

@@ -4,7 +4,8 @@ Vocabulary shared by every kernel:
 
 - A *position* indexes a side's position space: the kernel reads row ``index[position]`` of the
   side's bit matrix (the row ``position`` itself when ``index`` is None) and reports record
-  ``rows[position]`` (an original row number, also the tie-breaker of top-k).
+  ``rows[position]`` (an original row number, also the tie-breaker of top-k). The right bit matrix
+  is 2-d rows or 3-d word-interleaved groups of eight positions (see ``_simd``).
 - ``right_pop[position]`` is that row's popcount, padded with 8 trailing entries, and ascending within
   each task's right range, so the popcount bound turns into a contiguous range found by binary search.
 - A *task* is ``(ls, le, rs, re)``: left positions ``ls..le-1`` against right positions ``rs..re-1``.
@@ -154,76 +155,93 @@ def _row_ranges(left_pop, right_pop, ls, le, rs, re, lo_tab, hi_tab, mode, rlo, 
 
 
 @njit(cache=True, nogil=True)
+def _scan_row(left, ia, i, p, u, a, b, right, right_index, right_rows, right_pop, threshold,
+              mode, out, count, heap, k, base, size):
+    """Left position ``u`` (row ``ia``, record ``i``, popcount ``p``) against right positions a..b-1.
+
+    Hits go to the output buffers ``out`` (threshold mode) or to the row's heap (top-k mode, ``k >
+    0``: the heap at ``base`` with ``size`` entries, whose worst score then raises the cut).
+    Returns the buffers, their count and the heap size.
+    """
+    li, rj, sc, buf = out
+    hs, hj = heap
+    start = a - a % LANES if right.ndim == 3 else a  # groups start at multiples of 8
+    for v in range(start, b, LANES):
+        cut = max(threshold, hs[base]) if k > 0 and size == k else threshold
+        mask = dice8(left, ia, right, right_index, v, p, right_pop, cut, buf)
+        if mask == 0:
+            continue
+        for r in range(LANES):
+            pos = v + r
+            if (mask >> r) & 1 == 0 or pos < a or pos >= b or (mode == 2 and pos == u):
+                continue
+            j = right_rows[pos]
+            if mode != 0 and i == j:
+                continue  # a record listed twice in one deduplication group
+            if k > 0:
+                size = _heap_push(hs, hj, base, size, k, buf[r], j)
+                continue
+            li, rj, sc = _grow(li, rj, sc, count)
+            li[count] = i
+            rj[count] = j
+            sc[count] = buf[r]
+            count += 1
+    return (li, rj, sc, buf), count, size
+
+
+@njit(cache=True, nogil=True)
+def _flush_heaps(left_rows, ls, le, heap, k, sizes, out, count):
+    """Append the kept (top-k) pairs of left positions ls..le-1 to the output buffers."""
+    li, rj, sc, buf = out
+    hs, hj = heap
+    for u in range(ls, le):
+        for h in range(sizes[u - ls]):
+            li, rj, sc = _grow(li, rj, sc, count)
+            li[count] = left_rows[u]
+            rj[count] = hj[(u - ls) * k + h]
+            sc[count] = hs[(u - ls) * k + h]
+            count += 1
+    return (li, rj, sc, buf), count
+
+
+@njit(cache=True, nogil=True)
 def scan(left, left_index, left_rows, left_pop, right, right_index, right_rows, right_pop, tasks,
          lo_tab, hi_tab, threshold, mode, top_k, tile, capacity):
     """Score the tasks ``tasks[t] = (ls, le, rs, re)``; keep pairs with score >= ``threshold``.
 
     With ``top_k > 0`` keep only each left position's ``top_k`` best (score, then smaller right row)
-    within its task. Returns ``(left rows, right rows, scores)`` in no particular order, rows as
-    reported by ``left_rows`` / ``right_rows``.
+    within its task. Right positions are visited in cache-sized tiles of ``tile`` positions, every
+    left row of the task per tile. Returns ``(left rows, right rows, scores)`` in no particular
+    order, rows as reported by ``left_rows`` / ``right_rows``.
     """
-    li = np.empty(capacity, np.int64)
-    rj = np.empty(capacity, np.int64)
-    sc = np.empty(capacity, np.float64)
+    out = (np.empty(capacity, np.int64), np.empty(capacity, np.int64),
+           np.empty(capacity, np.float64), np.empty(LANES, np.float64))
     count = 0
-    buf = np.empty(LANES, np.float64)
     max_rows = 0
     for t in range(tasks.shape[0]):
         max_rows = max(max_rows, tasks[t, 1] - tasks[t, 0])
     rlo = np.empty(max_rows, np.int64)
     rhi = np.empty(max_rows, np.int64)
     k = max(top_k, 0)
-    hs = np.empty(max_rows * k, np.float64)
-    hj = np.empty(max_rows * k, np.int64)
-    hn = np.zeros(max_rows, np.int64)
+    heap = (np.empty(max(max_rows * k, 1), np.float64), np.empty(max(max_rows * k, 1), np.int64))
+    sizes = np.zeros(max_rows, np.int64)
     for t in range(tasks.shape[0]):
         ls, le, rs, re = tasks[t, 0], tasks[t, 1], tasks[t, 2], tasks[t, 3]
         first, last = _row_ranges(left_pop, right_pop, ls, le, rs, re, lo_tab, hi_tab, mode,
                                   rlo, rhi)
-        if k > 0:
-            hn[: le - ls] = 0
+        sizes[: le - ls] = 0
         for t0 in range(first, last, tile):
-            t1 = min(last, t0 + tile)
             for u in range(ls, le):
                 a = max(rlo[u - ls], t0)
-                b = min(rhi[u - ls], t1)
-                if a >= b:
-                    continue
-                ia = row_of(left_index, u)
-                i = left_rows[u]
-                p = np.int64(left_pop[u])
-                base = (u - ls) * k
-                for v in range(a, b, LANES):
-                    cut = threshold
-                    if k > 0 and hn[u - ls] == k:
-                        cut = max(threshold, hs[base])
-                    mask = dice8(left, ia, right, right_index, v, p, right_pop, cut, buf)
-                    if mask == 0:
-                        continue
-                    for r in range(min(LANES, b - v)):
-                        if (mask >> r) & 1 == 0 or (mode == 2 and v + r == u):
-                            continue
-                        j = right_rows[v + r]
-                        if mode != 0 and i == j:
-                            continue  # a record listed twice in one deduplication group
-                        if k > 0:
-                            hn[u - ls] = _heap_push(hs, hj, base, hn[u - ls], k, buf[r], j)
-                            continue
-                        li, rj, sc = _grow(li, rj, sc, count)
-                        li[count] = i
-                        rj[count] = j
-                        sc[count] = buf[r]
-                        count += 1
+                b = min(rhi[u - ls], t0 + tile)
+                if a < b:
+                    out, count, sizes[u - ls] = _scan_row(
+                        left, row_of(left_index, u), left_rows[u], np.int64(left_pop[u]), u, a, b,
+                        right, right_index, right_rows, right_pop, threshold, mode, out, count,
+                        heap, k, (u - ls) * k, sizes[u - ls])
         if k > 0:
-            for u in range(ls, le):
-                i = left_rows[u]
-                for h in range(hn[u - ls]):
-                    li, rj, sc = _grow(li, rj, sc, count)
-                    li[count] = i
-                    rj[count] = hj[(u - ls) * k + h]
-                    sc[count] = hs[(u - ls) * k + h]
-                    count += 1
-    return li[:count].copy(), rj[:count].copy(), sc[:count].copy()
+            out, count = _flush_heaps(left_rows, ls, le, heap, k, sizes, out, count)
+    return out[0][:count].copy(), out[1][:count].copy(), out[2][:count].copy()
 
 
 @njit(cache=True, nogil=True)

@@ -1,11 +1,20 @@
 """LLVM-level building blocks of the Dice kernels (numba intrinsics).
 
-``dice8`` scores one left row against eight right rows at once: the AND-popcount runs on vectors of
-eight 64-bit words (one AVX-512 register, ``vpopcntq`` where the CPU has it; LLVM lowers the same IR to
-AVX2 or scalar ``popcnt`` elsewhere), the eight per-pair vectors are reduced together by a shuffle tree
-(three levels instead of eight horizontal sums), and the eight Dice scores are divided as one vector.
-IEEE division is correctly rounded in vector and scalar form alike, so every score is bit-identical to
-anonlink's ``2 * |a & b| / (|a| + |b|)`` in float64.
+``dice8`` scores one left row against eight right rows at once, in one of two layouts of the right
+side:
+
+- *groups* (a 3-d array ``(m / 8, nwords, 8)``: word ``w`` of eight consecutive rows side by side):
+  one vector load brings word ``w`` of all eight rows, it is ANDed with the left word broadcast,
+  popcounted (``vpopcntq`` where the CPU has AVX-512 VPOPCNTDQ; LLVM lowers the same IR to AVX2 or
+  scalar ``popcnt`` elsewhere) and accumulated, so lane r ends up holding pair r's count with no
+  horizontal sums at all. The full comparison copies the right side into this layout once.
+- *rows* (a 2-d array, rows read directly or gathered through an index, for blocks): vectors of
+  eight words of one row, then a three-level shuffle tree reduces the eight per-pair vectors.
+
+The eight scores are tested against the threshold first without division (``2c >= t·den`` with a
+relative slack of 1e-12, a strict superset of the exact test); only when a lane may pass are the
+scores divided, as one vector. IEEE division is correctly rounded in vector and scalar form alike,
+so every score is bit-identical to anonlink's ``2 * |a & b| / (|a| + |b|)`` in float64.
 """
 
 from __future__ import annotations
@@ -116,20 +125,57 @@ def _and_popcounts(builder, row_a, rows_b, nwords):
     return builder.load(total)
 
 
+def _groups_popcounts(builder, row_a, group, nwords):
+    """<8 x i64>: popcount(row_a & row r of the group) in lane r (word-interleaved group)."""
+    a_words = builder.bitcast(row_a, _I64.as_pointer())
+    b_vec = builder.bitcast(group, _VI64.as_pointer())
+    acc = cgutils.alloca_once_value(builder, ir.Constant(_VI64, None))
+    with cgutils.for_range(builder, nwords) as loop:
+        x = _splat(builder, builder.load(builder.gep(a_words, [loop.index]), align=8), _VI64)
+        y = builder.load(builder.gep(b_vec, [loop.index]), align=8)
+        pc = _call(builder, "llvm.ctpop.v8i64", _VI64, [_VI64], [builder.and_(x, y)])
+        builder.store(builder.add(builder.load(acc), pc), acc)
+    return builder.load(acc)
+
+
+def _scores_mask(builder, common, q_ptr, p, threshold, out_ptr):
+    """Bit mask of lanes with 2c / (p + q) >= threshold; scores stored to ``out`` when any may."""
+    den = builder.add(builder.sext(builder.load(q_ptr, align=4), _VI64), _splat(builder, p, _VI64))
+    one = ir.Constant(_VI64, [1] * LANES)
+    # Two empty filters: 0 / 0 becomes 0 / 1 = 0.0 (anonlink's convention).
+    den = builder.sitofp(builder.select(builder.icmp_signed("<", den, one), one, den), _VF64)
+    num = builder.sitofp(builder.shl(common, one), _VF64)
+    t = _splat(builder, threshold, _VF64)
+    loose = builder.fmul(t, ir.Constant(_VF64, [1.0 - 1e-12] * LANES))
+    maybe = builder.fcmp_ordered(">=", num, builder.fmul(loose, den))
+    any_maybe = builder.icmp_unsigned("!=", builder.bitcast(maybe, _I8), ir.Constant(_I8, 0))
+    mask = cgutils.alloca_once_value(builder, ir.Constant(_I64, 0))
+    with builder.if_then(any_maybe, likely=False):
+        score = builder.fdiv(num, den)
+        builder.store(score, builder.bitcast(out_ptr, _VF64.as_pointer()), align=8)
+        hit = builder.fcmp_ordered(">=", score, t)
+        builder.store(builder.zext(builder.bitcast(hit, _I8), _I64), mask)
+    return builder.load(mask)
+
+
 @intrinsic
 def dice8(typingctx, left, u, right, index, v, p, q, threshold, out):
-    """Dice of left row ``u`` against right rows at positions ``v .. v+7``; returns a bit mask.
+    """Dice of left row ``u`` against the right rows at positions ``v .. v+7``; a bit mask.
 
-    ``right`` rows are taken at the positions themselves when ``index`` is None, else at
-    ``index[v + r]``. ``q[v + r]`` (int32) is the popcount of that right row and ``p`` the popcount of
-    the left row. Bit r of the result is set when score r >= ``threshold``; the eight scores are
-    written to ``out[0:8]``. The caller guarantees that positions ``v .. v+7`` exist (padding).
+    ``right`` is either 2-d rows, read at the positions themselves (``index`` None) or at
+    ``index[v + r]``, or 3-d groups ``(m / 8, nwords, 8)`` (``index`` None, ``v`` a multiple of 8).
+    ``q[v + r]`` (int32) is the popcount of the right row at position ``v + r`` and ``p`` that of
+    the left row. Bit r of the result is set when score r >= ``threshold``; whenever the result is
+    not zero the eight scores are in ``out[0:8]``. The caller guarantees that positions
+    ``v .. v+7`` exist (padding).
     """
-    if not (_is_rows(left) and _is_rows(right)):
-        raise TypingError("dice8: left and right must be C-contiguous 2-d uint64 arrays")
+    grouped = isinstance(right, types.Array) and right.ndim == 3
+    if not (_is_rows(left) and (_is_rows(right) or (grouped and right.layout == "C"
+                                                    and right.dtype == types.uint64))):
+        raise TypingError("dice8: left must be 2-d and right 2-d or 3-d C-contiguous uint64")
     gather = not isinstance(index, types.NoneType)
-    if gather and not _is_vector(index, types.int64):
-        raise TypingError("dice8: index must be None or a 1-d int64 array")
+    if gather and (grouped or not _is_vector(index, types.int64)):
+        raise TypingError("dice8: index must be None, or a 1-d int64 array for 2-d rows")
     if not (_is_vector(q, types.int32) and _is_vector(out, types.float64)):
         raise TypingError("dice8: q must be int32 and out float64 1-d arrays")
     sig = types.int64(left, types.int64, right, index, types.int64, types.int64, q,
@@ -142,28 +188,25 @@ def dice8(typingctx, left, u, right, index, v, p, q, threshold, out):
         rview = context.make_array(rty)(context, builder, rarr)
         row_a = _byte_ptr(builder, lview.data, u_, builder.extract_value(lview.strides, 0))
         rstride = builder.extract_value(rview.strides, 0)
-        if gather:
-            iview = context.make_array(ity)(context, builder, iarr)
-            positions = builder.gep(iview.data, [v_])
-        rows_b = []
-        for r in range(LANES):
-            pos = builder.add(v_, ir.Constant(_I64, r))
-            if gather:
-                pos = builder.load(builder.gep(positions, [ir.Constant(_I64, r)]))
-            rows_b.append(_byte_ptr(builder, rview.data, pos, rstride))
         nwords = builder.extract_value(lview.shape, 1)
-        common = _and_popcounts(builder, row_a, rows_b, nwords)
-
+        if grouped:
+            group = builder.udiv(v_, ir.Constant(_I64, LANES))
+            common = _groups_popcounts(builder, row_a, _byte_ptr(builder, rview.data, group,
+                                                                 rstride), nwords)
+        else:
+            if gather:
+                iview = context.make_array(ity)(context, builder, iarr)
+                positions = builder.gep(iview.data, [v_])
+            rows_b = []
+            for r in range(LANES):
+                pos = builder.add(v_, ir.Constant(_I64, r))
+                if gather:
+                    pos = builder.load(builder.gep(positions, [ir.Constant(_I64, r)]))
+                rows_b.append(_byte_ptr(builder, rview.data, pos, rstride))
+            common = _and_popcounts(builder, row_a, rows_b, nwords)
         qview = context.make_array(qty)(context, builder, qarr)
-        qptr = builder.bitcast(builder.gep(qview.data, [v_]), _VI32.as_pointer())
-        den = builder.add(builder.sext(builder.load(qptr, align=4), _VI64), _splat(builder, p_, _VI64))
-        one = ir.Constant(_VI64, [1] * LANES)
-        den = builder.select(builder.icmp_signed("<", den, one), one, den)  # 0/0 -> 0/1 = 0.0
-        num = builder.shl(common, one)
-        score = builder.fdiv(builder.sitofp(num, _VF64), builder.sitofp(den, _VF64))
+        q_ptr = builder.bitcast(builder.gep(qview.data, [v_]), _VI32.as_pointer())
         oview = context.make_array(oty)(context, builder, oarr)
-        builder.store(score, builder.bitcast(oview.data, _VF64.as_pointer()), align=8)
-        hit = builder.fcmp_ordered(">=", score, _splat(builder, t_, _VF64))
-        return builder.zext(builder.bitcast(hit, _I8), _I64)
+        return _scores_mask(builder, common, q_ptr, p_, t_, oview.data)
 
     return sig, codegen
