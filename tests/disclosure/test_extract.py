@@ -15,7 +15,14 @@ from hypothesis import strategies as st
 
 import pprl
 from pprl import disclosure
-from pprl.disclosure.extract_core import as_text, extract_with_report, key_id, pseudonymise
+from pprl.disclosure.extract_core import (
+    as_codes,
+    as_text,
+    extract_with_report,
+    key_id,
+    pseudonymise,
+)
+from pprl.disclosure.extract_hmac import hmac_sha256_hex, hmac_sha256_hex_ref
 from pprl.disclosure.hierarchies import DateHierarchy
 from pprl.errors import DataError
 
@@ -118,6 +125,27 @@ def test_pseudonym_known_answer():
         pseudonymise(["x"], SECRET, length=4)
     with pytest.raises(TypeError, match=r"pprl\.Secret"):
         pseudonymise(["x"], b"raw bytes")
+
+
+@settings(max_examples=60, deadline=None)
+@given(key=st.binary(max_size=130), messages=st.lists(st.text(max_size=150), max_size=40),
+       length=st.integers(1, 64))
+def test_batch_hmac_equals_the_standard_library(key, messages, length):
+    assert hmac_sha256_hex(key, messages, length) == hmac_sha256_hex_ref(key, messages, length)
+
+
+def test_batch_hmac_rfc4231_vector():
+    # RFC 4231 test case 2: key "Jefe", data "what do ya want for nothing?"
+    assert hmac_sha256_hex(b"Jefe", ["what do ya want for nothing?"]) == [
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"]
+
+
+def test_ids_are_text_like_everywhere():
+    assert len(set(pseudonymise([12345, 12345.0, "12345"], SECRET))) == 1
+    with pytest.raises(DataError, match="the id at position 1 is missing"):
+        pseudonymise(["a", None], SECRET)
+    codes, values = as_codes(pd.Series([1, "1", "", None, "b", 2.0], dtype=object))
+    assert list(codes) == [0, 0, -1, -1, 1, 2] and list(values) == ["1", "b", "2"]
 
 
 def test_pseudonyms_stable_within_a_project_and_disjoint_across_projects():

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pprl.disclosure.extract_lattice import build_quasi_identifier
+from pprl.disclosure.extract_core import prepare_quasi_identifier
 from pprl.disclosure.hierarchies import (
     OTHER,
     CategoryHierarchy,
@@ -143,20 +143,18 @@ def test_map_hierarchy_and_its_errors():
 
 def test_a_declared_map_that_is_not_a_tree_is_refused():
     h = MapHierarchy({"a": ["x", "p"], "b": ["x", "q"]})
-    text = np.array(["a", "b"], dtype=object)
     with pytest.raises(DataError, match="column 'job' is not a tree: values 'a' and 'b'"):
-        build_quasi_identifier("job", text, np.zeros(2, bool), h, k=2)
+        prepare_quasi_identifier(pd.Series(["a", "b"]), "job", h, k=2)
 
 
 def test_levels_that_merge_nothing_are_dropped():
     h = MapHierarchy({"a": ["a", "g"], "b": ["b", "g"]})  # level 1 = level 0
-    qi = build_quasi_identifier("c", np.array(["a", "b", "a"], dtype=object), np.zeros(3, bool), h, 2)
+    qi = prepare_quasi_identifier(pd.Series(["a", "b", "a"]), "c", h, 2)
     assert qi.level_names == ["value", "*"]  # 'g' covers everything like '*', so it goes too
 
 
 def test_missing_values_keep_their_own_class_until_the_top():
-    text = np.array(["1985-01-01", None, "1986-01-01"], dtype=object)
-    qi = build_quasi_identifier("dob", text, np.array([False, True, False]), DateHierarchy(), 2)
+    qi = prepare_quasi_identifier(pd.Series(["1985-01-01", None, "1986-01-01"]), "dob", DateHierarchy(), 2)
     for level in range(qi.height - 1):
         labels = qi.labels[level][qi.level_codes[level][qi.row_codes]]
         assert labels[1] is None

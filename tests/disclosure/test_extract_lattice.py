@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pprl.disclosure.extract_core import _prepare
+from pprl.disclosure.extract_core import prepare_quasi_identifier
 from pprl.disclosure.extract_lattice import Lattice, group
 
 
@@ -53,7 +53,7 @@ def reference_evaluate(qis, node, k, raw: pd.DataFrame):
 
 
 def build(df: pd.DataFrame, names, k, max_share=0.05):
-    qis = [_prepare(df[c], c, None, k) for c in names]
+    qis = [prepare_quasi_identifier(df[c], c, None, k) for c in names]
     raw = pd.DataFrame({c: [None if pd.isna(v) or v == "" else str(v) for v in df[c]] for c in names})
     return qis, raw, Lattice(qis, k, int(np.floor(max_share * len(df) + 1e-9)))
 
@@ -123,7 +123,7 @@ def test_search_is_optimal_on_random_data(seed, k, share, n):
 
 def test_l_diversity_counts_distinct_sensitive_values_per_class():
     df = pd.DataFrame({"a": ["x"] * 4 + ["y"] * 4, "s": ["p", "p", "p", "p", "p", "q", "r", None]})
-    qis = [_prepare(df["a"], "a", None, 2)]
+    qis = [prepare_quasi_identifier(df["a"], "a", None, 2)]
     sens = np.array([0, 0, 0, 0, 0, 1, 2, 3])  # 3 = missing
     lat = Lattice(qis, 2, 8, sensitive=sens, sens_missing=3, l_diversity=2)
     # class x has one distinct value (suppressed), y has p, q, r (kept); missing does not count

@@ -70,10 +70,10 @@ class QuasiIdentifier:
         return self.maps[key]
 
 
-def build_quasi_identifier(name: str, text: np.ndarray, missing: np.ndarray, hierarchy: Hierarchy,
+def build_quasi_identifier(name: str, codes: np.ndarray, uniques: np.ndarray, hierarchy: Hierarchy,
                            k: int, inferred: bool = False) -> QuasiIdentifier:
-    """Levels, codes and losses of one column given as text (``missing`` marks missing cells)."""
-    codes, uniques = pd.factorize(np.where(missing, None, text).astype(object))
+    """Levels, codes and losses of one column: ``codes`` index its distinct text values
+    ``uniques`` (-1 for a missing cell)."""
     uniques = np.asarray(uniques, dtype=object)
     n_unique = len(uniques)
     row_codes = np.where(codes < 0, n_unique, codes).astype(np.int32)
