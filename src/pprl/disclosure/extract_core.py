@@ -23,7 +23,7 @@ from .._log import logger
 from ..errors import DataError
 from ..secret import Secret
 from .extract_hmac import hmac_sha256_hex
-from .extract_lattice import Lattice, QuasiIdentifier, build_quasi_identifier, first_index, group
+from .extract_lattice import Lattice, QuasiIdentifier, build_quasi_identifier
 from .extract_report import ColumnReport, ExtractReport, risk_summary
 from .hierarchies import Hierarchy, hierarchy_from_spec, infer_hierarchy
 
@@ -181,12 +181,22 @@ def _sensitive_codes(series: pd.Series) -> tuple[np.ndarray, int]:
     return np.where(codes < 0, len(values), codes), len(values)
 
 
-def extract_with_report(df: pd.DataFrame, id_column: str, quasi_identifiers: list[str], k: int,
-                        project_secret: Secret, drop: Iterable[str] = (), *,
-                        hierarchies: Mapping[str, Hierarchy | Mapping] | None = None,
-                        max_suppression: float = 0.05, sensitive: str | None = None,
-                        l_diversity: int | None = None) -> ExtractResult:
-    """:func:`extract` and its :class:`ExtractReport`, as an :class:`ExtractResult`."""
+@dataclass(frozen=True)
+class _Request:
+    """The checked parameters of one extract."""
+
+    id_column: str
+    qi_names: list[str]
+    k: int
+    drop: list[str]
+    hierarchies: dict
+    max_suppression: float
+    sensitive: str | None
+    l_diversity: int | None
+
+
+def _request(df, id_column, quasi_identifiers, k, project_secret, drop, hierarchies,
+             max_suppression, sensitive, l_diversity) -> _Request:
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"df must be a pandas DataFrame (got {type(df).__name__})")
     if not isinstance(project_secret, Secret):
@@ -196,39 +206,40 @@ def extract_with_report(df: pd.DataFrame, id_column: str, quasi_identifiers: lis
     hierarchies = dict(hierarchies or {})
     _check_params(k, max_suppression, l_diversity, sensitive)
     _check_columns(df, id_column, qi_names, drop, sensitive, hierarchies)
-    k = int(k)
-    n = len(df)
-    if n < k:
-        raise DataError(f"the input has {n} records, fewer than k={k}: nothing can be released")
+    if len(df) < k:
+        raise DataError(f"the input has {len(df)} records, fewer than k={k}: nothing can be released")
+    return _Request(id_column, qi_names, int(k), drop, hierarchies, float(max_suppression), sensitive,
+                    None if l_diversity is None else int(l_diversity))
 
+
+def extract_with_report(df: pd.DataFrame, id_column: str, quasi_identifiers: list[str], k: int,
+                        project_secret: Secret, drop: Iterable[str] = (), *,
+                        hierarchies: Mapping[str, Hierarchy | Mapping] | None = None,
+                        max_suppression: float = 0.05, sensitive: str | None = None,
+                        l_diversity: int | None = None) -> ExtractResult:
+    """:func:`extract` and its :class:`ExtractReport`, as an :class:`ExtractResult`."""
+    req = _request(df, id_column, quasi_identifiers, k, project_secret, drop, hierarchies,
+                   max_suppression, sensitive, l_diversity)
     id_codes, id_values = as_codes(df[id_column])
     if (id_codes < 0).any():
         row = df.index[np.flatnonzero(id_codes < 0)[0]]
         raise DataError(f"column {id_column!r}, row {row!r}: the id is missing")
-
-    qis = [prepare_quasi_identifier(df[name], name, hierarchies.get(name), k) for name in qi_names]
-    sens = sens_missing = None
-    if sensitive is not None:
-        sens, sens_missing = _sensitive_codes(df[sensitive])
-    lattice = Lattice(qis, k, int(np.floor(max_suppression * n + 1e-9)),
-                      sensitive=sens, sens_missing=-1 if sens_missing is None else sens_missing,
-                      l_diversity=None if l_diversity is None else int(l_diversity))
+    qis = [prepare_quasi_identifier(df[name], name, req.hierarchies.get(name), req.k)
+           for name in req.qi_names]
+    sens, sens_missing = (None, -1) if sensitive is None else _sensitive_codes(df[sensitive])
+    lattice = Lattice(qis, req.k, int(np.floor(req.max_suppression * len(df) + 1e-9)),
+                      sensitive=sens, sens_missing=sens_missing, l_diversity=req.l_diversity)
     found = lattice.search()
     node = found.best.node
-    logger.info("extract: node %s, %d of %d records suppressed, %d of %d nodes evaluated in %.2fs",
-                dict(zip(qi_names, node, strict=True)), found.best.suppressed, n, found.evaluated,
-                found.lattice_size, found.seconds)
-
-    keep = _keep_mask(lattice, node, sens, sens_missing, k, l_diversity)
-    out = df.drop(columns=drop)
+    logger.info("extract: levels %s, %d of %d records suppressed, %d of %d nodes evaluated in %.2fs",
+                dict(zip(req.qi_names, node, strict=True)), found.best.suppressed, len(df),
+                found.evaluated, found.lattice_size, found.seconds)
+    keep = lattice.keep_rows(node)
+    out = df.drop(columns=req.drop)
     out[id_column] = text_series(distinct_pseudonyms(id_values, project_secret), id_codes, df.index)
     for q, level in zip(qis, node, strict=True):
         out[q.name] = text_series(q.labels[level], q.level_codes[level][q.row_codes], df.index)
-    out = out.loc[keep]
-
-    report = _report(lattice, qis, node, keep, found, k, l_diversity, sensitive, sens, sens_missing,
-                     id_column, drop, max_suppression, hierarchies)
-    return ExtractResult(out, report)
+    return ExtractResult(out.loc[keep], _report(lattice, req, qis, found, keep, sens, sens_missing))
 
 
 def extract(df: pd.DataFrame, id_column: str, quasi_identifiers: list[str], k: int,
@@ -262,20 +273,10 @@ def prepare_quasi_identifier(series: pd.Series, name: str, declared: Hierarchy |
     return build_quasi_identifier(name, codes, values, hierarchy, k, inferred)
 
 
-def _keep_mask(lattice: Lattice, node, sens, sens_missing, k: int, l_diversity: int | None) -> np.ndarray:
-    """Records in classes of at least k (with at least l distinct sensitive values, if l_diversity is set)."""
-    cls, g = lattice.row_classes(node)
-    bad = np.bincount(cls, minlength=g) < k
-    if l_diversity is not None:
-        pair, npair = group([cls, sens], [g, sens_missing + 1])
-        first = first_index(pair, npair)
-        distinct = np.bincount(cls[first], weights=sens[first] != sens_missing, minlength=g)
-        bad |= distinct < l_diversity
-    return ~bad[cls]
-
-
-def _report(lattice, qis, node, keep, found, k, l_diversity, sensitive, sens, sens_missing, id_column, drop,
-            max_suppression, hierarchies) -> ExtractReport:
+def _report(lattice: Lattice, req: _Request, qis: list[QuasiIdentifier], found, keep: np.ndarray,
+            sens: np.ndarray | None, sens_missing: int) -> ExtractReport:
+    """Risk before and after, and what became of each quasi-identifier."""
+    node, k = found.best.node, req.k
     card = 0 if sens is None else sens_missing + 1
     bottom_cls, bottom_g = lattice.row_classes(tuple(0 for _ in qis))
     cls, g = lattice.row_classes(node)
@@ -296,12 +297,13 @@ def _report(lattice, qis, node, keep, found, k, l_diversity, sensitive, sens, se
     notes = []
     if found.best.suppressed:
         notes.append(f"{found.best.suppressed:,} records were in classes smaller than k"
-                     f"{' or not l-diverse' if l_diversity else ''} after recoding and were removed.")
+                     f"{' or not l-diverse' if req.l_diversity else ''} after recoding and were "
+                     "removed.")
     return ExtractReport(
-        k=k, max_suppression=float(max_suppression), id_column=id_column,
+        k=k, max_suppression=req.max_suppression, id_column=req.id_column,
         pseudonym=f"HMAC-SHA256 under the project key, first {PSEUDONYM_HEX} hex digits",
-        dropped=list(drop), quasi_identifiers=columns, records_in=len(keep),
+        dropped=list(req.drop), quasi_identifiers=columns, records_in=len(keep),
         records_out=int(keep.sum()), records_suppressed=int((~keep).sum()), before=before,
         after=after, information_loss=float(found.best.objective), lattice_size=found.lattice_size,
-        nodes_evaluated=found.evaluated, search_seconds=float(found.seconds), sensitive=sensitive,
-        l_diversity=None if l_diversity is None else int(l_diversity), notes=notes)
+        nodes_evaluated=found.evaluated, search_seconds=float(found.seconds),
+        sensitive=req.sensitive, l_diversity=req.l_diversity, notes=notes)

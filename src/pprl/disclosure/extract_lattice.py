@@ -202,10 +202,10 @@ class Lattice:
         self.n = len(qis[0].row_codes)
         self.sens_missing = sens_missing
         self.sens_card = sens_missing + 1
-        use_sens = l_diversity is not None
-        rows = Table(tuple(0 for _ in qis), [q.row_codes for q in qis],
-                     sensitive if use_sens else None, np.ones(self.n, dtype=np.int64))
-        self.bottom = self._rollup(rows, rows.node)
+        self.rows = Table(tuple(0 for _ in qis), [q.row_codes for q in qis],
+                          sensitive if l_diversity is not None else None,
+                          np.ones(self.n, dtype=np.int64))
+        self.bottom = self._rollup(self.rows, self.rows.node)
         self.cache: dict[tuple[int, ...], Table] = {self.bottom.node: self.bottom}
         self.results: dict[tuple[int, ...], NodeResult] = {}
         self.infeasible: list[tuple[int, ...]] = []
@@ -228,6 +228,10 @@ class Lattice:
     # -- tables -------------------------------------------------------------------------------
     def _rollup(self, src: Table, node) -> Table:
         """The table of ``node`` from the table of a node below it."""
+        return self._rollup_ids(src, node)[0]
+
+    def _rollup_ids(self, src: Table, node) -> tuple[Table, np.ndarray]:
+        """The table of ``node`` and, for each row of ``src``, its row in that table."""
         cards = [q.cards(b) for q, b in zip(self.qis, node, strict=True)]
         cols = [None if card == 1 else (q.level_map(a, b)[c] if a != b else c)
                 for q, a, b, c, card in zip(self.qis, src.node, node, src.cols, cards, strict=True)]
@@ -238,9 +242,11 @@ class Lattice:
             ids, g = group([c for c, _ in keyed], [card for _, card in keyed])
         else:
             ids, g = np.zeros(len(src.weights), dtype=np.int64), min(len(src.weights), 1)
-        return Table(tuple(node), [np.zeros(g, np.int32) if c is None else _scatter(c, ids, g) for c in cols],
-                     None if src.sens is None else _scatter(src.sens, ids, g),
-                     np.bincount(ids, weights=src.weights, minlength=g).astype(np.int64))
+        table = Table(tuple(node), [np.zeros(g, np.int32) if c is None else _scatter(c, ids, g)
+                                    for c in cols],
+                      None if src.sens is None else _scatter(src.sens, ids, g),
+                      np.bincount(ids, weights=src.weights, minlength=g).astype(np.int64))
+        return table, ids
 
     def table(self, node) -> Table:
         node = tuple(node)
@@ -346,6 +352,11 @@ class Lattice:
         return SearchResult(best, int(np.prod(heights)), self.evaluated, time.perf_counter() - start)
 
     # -- records --------------------------------------------------------------------------------
+    def keep_rows(self, node) -> np.ndarray:
+        """Mask of the records kept at ``node``: those in classes meeting k (and l)."""
+        table, ids = self._rollup_ids(self.rows, node)
+        return ~self.small_rows(table)[ids]
+
     def row_classes(self, node) -> tuple[np.ndarray, int]:
         """Per record: the id of its equivalence class at ``node``; and the number of classes."""
         cols = [q.level_codes[lv][q.row_codes] for q, lv in zip(self.qis, node, strict=True)]
