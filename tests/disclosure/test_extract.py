@@ -300,6 +300,12 @@ def test_bad_input(kwargs, message):
         disclosure.extract(df, **args)
 
 
+def test_impossible_l_diversity_is_refused():
+    df = people(100, 12).assign(diagnosis="A")
+    with pytest.raises(DataError, match="fewer than l_diversity distinct sensitive values"):
+        disclosure.extract(df, "entity_id", ["sex"], 2, SECRET, sensitive="diagnosis", l_diversity=2)
+
+
 def test_missing_id_names_the_row():
     df = people(50, 9)
     df["entity_id"] = df["entity_id"].astype(object)

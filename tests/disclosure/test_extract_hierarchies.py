@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pprl.disclosure.extract_core import prepare_quasi_identifier
 from pprl.disclosure.hierarchies import (
@@ -215,3 +217,42 @@ def test_inference_tolerates_one_percent_of_typos_only():
                                       np.dtype(object)), DateHierarchy)
     assert isinstance(infer_hierarchy("d", np.array([*dates[:50], "oops"], dtype=object),
                                       np.dtype(object)), CategoryHierarchy)
+
+
+dates = st.builds(lambda y, m, d: f"{y:04d}-{m:02d}-{d:02d}", st.integers(1, 2200),
+                  st.integers(1, 12), st.integers(1, 28))
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data(), kind=st.sampled_from(["date", "age", "prefix", "numeric", "intervals",
+                                              "categories"]))
+def test_builtin_hierarchies_always_nest(data, kind):
+    """Every level coarsens the one below (the engine checks it and raises otherwise)."""
+    if kind in ("date", "age"):
+        values = data.draw(st.lists(dates | st.none(), min_size=1, max_size=60))
+        h = DateHierarchy(bands=(5, 10, 50), age_at=2026 if kind == "age" else None)
+    elif kind == "prefix":
+        values = data.draw(st.lists(st.text("0123456789ab", max_size=7) | st.none(), min_size=1,
+                                    max_size=60))
+        h = PrefixHierarchy((5, 3, 1))
+    elif kind in ("numeric", "intervals"):
+        values = data.draw(st.lists(st.integers(-50, 200).map(str) | st.floats(-50, 200).map(str),
+                                    min_size=1, max_size=60))
+        h = NumericHierarchy() if kind == "numeric" else IntervalHierarchy(
+            cuts=((-50, 0, 18, 65, 200), (-50, 18, 200)))
+    else:
+        values = data.draw(st.lists(st.sampled_from("abcdefgh") | st.none(), min_size=1, max_size=60))
+        h = CategoryHierarchy()
+    qi = prepare_quasi_identifier(pd.Series(values, dtype=object), "c", h, k=3)
+    for lower in range(qi.height - 1):
+        pairs = set(zip(qi.level_codes[lower][qi.row_codes].tolist(),
+                        qi.level_codes[lower + 1][qi.row_codes].tolist(), strict=True))
+        assert len(pairs) == len({a for a, _ in pairs})  # each class has one parent
+        assert qi.gen_num[lower] <= qi.gen_num[lower + 1]  # loss grows with the level
+
+
+def test_an_all_missing_or_constant_column_is_fine():
+    empty = prepare_quasi_identifier(pd.Series([None, "", None]), "c", None, k=2)
+    assert empty.level_names == ["value", "*"]
+    const = prepare_quasi_identifier(pd.Series(["a", "a"]), "c", None, k=2)
+    assert const.gen_num == [0, 0]  # '*' over a single value loses nothing

@@ -347,8 +347,9 @@ class Lattice:
             if result.feasible and (best is None or _rank(result) < _rank(best)):
                 best = result
         if best is None:
-            raise DataError("no generalisation satisfies the privacy requirement: even with every "
-                            "quasi-identifier at '*' the records form a class that is too small")
+            raise DataError("no generalisation meets the requirement: even with every "
+                            "quasi-identifier at '*' the one class left is smaller than k or has "
+                            "fewer than l_diversity distinct sensitive values")
         return SearchResult(best, int(np.prod(heights)), self.evaluated, time.perf_counter() - start)
 
     # -- records --------------------------------------------------------------------------------
