@@ -146,3 +146,28 @@ def test_secret_never_in_errors_or_reprs(make_doc):
     assert secret_text not in repr(col.clk.hasher)
     assert "key" not in repr(col.clk.hasher).lower().replace("hasher", "")
     assert np.all(enc.encode(pd.DataFrame({"d": ["2000-01-01"]})).bits.sum() > 0)
+
+
+@pytest.mark.parametrize(("feature", "bad", "message"), [
+    ({"type": "date", "format": {"date_format": "%d.%m.%Y"}}, "31.02.2001",
+     "'31.02.2001' is not a date in format %d.%m.%Y"),
+    ({"type": "integer", "format": {"maximum": 9}}, "10", "'10' is greater than the maximum 9"),
+    ({"type": "integer"}, "1.5", "'1.5' is not an integer"),
+    ({"type": "enum", "format": {"values": ["yes", "no"]}, "normalize": "none"}, "Yes",
+     "'Yes' is not one of 'no', 'yes'"),
+    ({"format": {"pattern": "[a-z]+"}}, "ab1", "'ab1' does not match the pattern '[a-z]+'"),
+    ({"format": {"min_length": 3}, "normalize": "name"}, "Al.", "'Al.' is shorter than 3 characters"),
+    ({"format": {"max_length": 3}}, "abcd", "'abcd' is longer than 3 characters"),
+    ({"tokens": {"type": "numeric", "threshold_distance": 1, "resolution": 1}}, "x1",
+     "'x1' is not a number"),
+])
+def test_native_invalid_values(feature, bad, message):
+    schema = pprl.Schema.from_dict({"format": "pprl-linkage-schema", "version": 1,
+                                    "features": [{"name": "v", **feature}]})
+    good = {"date": "01.02.2001", "integer": "7", "enum": "yes"}.get(feature.get("type"), "abc")
+    if "tokens" in feature:
+        good = "12"
+    df = pd.DataFrame({"v": [good, None, bad]})
+    with pytest.raises(pprl.DataError) as err:
+        pprl.encode.clks(df, schema, pprl.Secret(b"k" * 32))
+    assert str(err.value) == f"column 'v', row 3: {message}"
