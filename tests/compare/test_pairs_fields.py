@@ -106,3 +106,15 @@ def test_field_scores_of_known_filters():
     cands = dice(a, b, threshold=1.0)
     assert cands.left.tolist() == [0, 1]
     assert cands.field_scores[0, 0] == np.float32(2 / 3) and np.isnan(cands.field_scores[1, 0])
+
+
+def test_score_pairs_in_several_calls(monkeypatch):
+    from pprl.compare import _fields
+
+    rng = np.random.default_rng(4)
+    a = random_encodings(rng, 50, 512, (0.0, 0.6))
+    li, rj = rng.integers(0, 50, 1000), rng.integers(0, 50, 1000)
+    expected = dice_matrix(a.bits, a.bits)[li, rj].tolist()
+    monkeypatch.setattr(_fields, "PAIRS_PER_CALL", 64)
+    assert score_pairs(a, None, li, rj, workers=2).tolist() == expected
+    assert score_pairs(a, None, li, rj, workers=1).tolist() == expected

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..encodings import Encodings
 from ..errors import DataError, IncompatibleEncodingsError
-from ._engine import execute
+from ._engine import execute, resolve_workers
 from ._kernels import pair_scores
 
 FieldsOption = bool | Literal["auto"]
@@ -54,20 +54,23 @@ def pair_dice(left_rows: np.ndarray, right_rows: np.ndarray, li: np.ndarray, rj:
 
 
 def score_pairs(a: Encodings, b: Encodings | None, left: Sequence[int] | np.ndarray,
-                right: Sequence[int] | np.ndarray) -> np.ndarray:
+                right: Sequence[int] | np.ndarray, *, workers: int | None = None) -> np.ndarray:
     """Dice of the explicit pairs ``(a[left[x]], b[right[x]])`` as a float64 array.
 
     ``b=None`` scores pairs within ``a``. Scores are exactly those of :func:`dice` (two empty
-    filters score 0.0). Raises DataError when an index is out of range or the arrays differ in
-    length, IncompatibleEncodingsError when the encodings cannot be compared.
+    filters score 0.0). ``workers`` as in :func:`dice` (it matters from about a million pairs).
+    Raises DataError when an index is out of range or the arrays differ in length,
+    IncompatibleEncodingsError when the encodings cannot be compared.
     """
+    n_workers = resolve_workers(workers)
     b = a if b is None else b
     a.check_compatible(b)
     li = check_rows(left, len(a), "left")
     rj = check_rows(right, len(b), "right")
     if li.shape != rj.shape:
         raise DataError(f"left and right must have one length, got {len(li)} and {len(rj)}")
-    return pair_dice(a.bits, b.bits, li, rj, left_pop=a.popcounts, right_pop=b.popcounts)
+    return pair_dice(a.bits, b.bits, li, rj, left_pop=a.popcounts, right_pop=b.popcounts,
+                     workers=n_workers)
 
 
 def field_names_for(a: Encodings, b: Encodings, option: FieldsOption) -> tuple[str, ...]:

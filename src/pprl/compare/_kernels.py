@@ -168,7 +168,7 @@ def _scan_row(left, ia, i, p, u, a, b, right, right_index, right_rows, right_pop
     start = a - a % LANES if right.ndim == 3 else a  # groups start at multiples of 8
     for v in range(start, b, LANES):
         cut = max(threshold, hs[base]) if k > 0 and size == k else threshold
-        mask = dice8(left, ia, right, right_index, v, p, right_pop, cut, buf)
+        mask = dice8(left, ia, right, right_index, v, b - 1, p, right_pop, cut, buf)
         if mask == 0:
             continue
         for r in range(LANES):

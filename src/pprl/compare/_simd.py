@@ -159,15 +159,16 @@ def _scores_mask(builder, common, q_ptr, p, threshold, out_ptr):
 
 
 @intrinsic
-def dice8(typingctx, left, u, right, index, v, p, q, threshold, out):
+def dice8(typingctx, left, u, right, index, v, last, p, q, threshold, out):
     """Dice of left row ``u`` against the right rows at positions ``v .. v+7``; a bit mask.
 
     ``right`` is either 2-d rows, read at the positions themselves (``index`` None) or at
     ``index[v + r]``, or 3-d groups ``(m / 8, nwords, 8)`` (``index`` None, ``v`` a multiple of 8).
-    ``q[v + r]`` (int32) is the popcount of the right row at position ``v + r`` and ``p`` that of
-    the left row. Bit r of the result is set when score r >= ``threshold``; whenever the result is
-    not zero the eight scores are in ``out[0:8]``. The caller guarantees that positions
-    ``v .. v+7`` exist (padding).
+    Rows are read at positions up to ``last`` only (lanes beyond repeat it: no needless cache
+    misses at the end of a small block). ``q[v + r]`` (int32) is the popcount of the right row at
+    position ``v + r`` and ``p`` that of the left row. Bit r of the result is set when score r >=
+    ``threshold``; whenever the result is not zero the eight scores are in ``out[0:8]``; lanes
+    past ``last`` mean nothing. The caller guarantees that positions ``v .. v+7`` exist (padding).
     """
     grouped = isinstance(right, types.Array) and right.ndim == 3
     if not (_is_rows(left) and (_is_rows(right) or (grouped and right.layout == "C"
@@ -178,12 +179,12 @@ def dice8(typingctx, left, u, right, index, v, p, q, threshold, out):
         raise TypingError("dice8: index must be None, or a 1-d int64 array for 2-d rows")
     if not (_is_vector(q, types.int32) and _is_vector(out, types.float64)):
         raise TypingError("dice8: q must be int32 and out float64 1-d arrays")
-    sig = types.int64(left, types.int64, right, index, types.int64, types.int64, q,
+    sig = types.int64(left, types.int64, right, index, types.int64, types.int64, types.int64, q,
                       types.float64, out)
 
     def codegen(context, builder, signature, args):
-        lty, _, rty, ity, _, _, qty, _, oty = signature.args
-        larr, u_, rarr, iarr, v_, p_, qarr, t_, oarr = args
+        lty, _, rty, ity, _, _, _, qty, _, oty = signature.args
+        larr, u_, rarr, iarr, v_, last_, p_, qarr, t_, oarr = args
         lview = context.make_array(lty)(context, builder, larr)
         rview = context.make_array(rty)(context, builder, rarr)
         row_a = _byte_ptr(builder, lview.data, u_, builder.extract_value(lview.strides, 0))
@@ -196,12 +197,12 @@ def dice8(typingctx, left, u, right, index, v, p, q, threshold, out):
         else:
             if gather:
                 iview = context.make_array(ity)(context, builder, iarr)
-                positions = builder.gep(iview.data, [v_])
             rows_b = []
             for r in range(LANES):
                 pos = builder.add(v_, ir.Constant(_I64, r))
+                pos = builder.select(builder.icmp_signed(">", pos, last_), last_, pos)
                 if gather:
-                    pos = builder.load(builder.gep(positions, [ir.Constant(_I64, r)]))
+                    pos = builder.load(builder.gep(iview.data, [pos]))
                 rows_b.append(_byte_ptr(builder, rview.data, pos, rstride))
             common = _and_popcounts(builder, row_a, rows_b, nwords)
         qview = context.make_array(qty)(context, builder, qarr)
