@@ -10,8 +10,9 @@ How: the exact table (every cell, plus every partial margin when ``margins``) is
 vector; its L1 / L2 sensitivity follows from the contribution bound (a person moves at most
 ``max_contributions`` rows, each adding at most ``B`` to one cell of each of the ``L`` levels:
 L1 = ``max_contributions * B * L``, L2 = ``max_contributions * B * sqrt(L)``). OpenDP's
-``make_laplace`` / ``make_gaussian`` over integer vectors adds the noise; its privacy map, with
-OpenDP's ``binary_search_param``, sets the scale and reports what the release spent.
+``make_laplace`` / ``make_gaussian`` over integer vectors adds the noise; the scale is the
+textbook one (``L1 / epsilon``, ``L2 / sqrt(2 rho)``) confirmed by OpenDP's privacy map, which
+also reports what the release spent.
 
 Post-processing (free under DP): without margins, cells are clamped at 0. With margins, the
 interior is fitted to all noisy cells by non-negative least squares (``scipy.optimize.
@@ -82,6 +83,14 @@ class Noise:
     @classmethod
     def calibrate(cls, privacy: Privacy, l1: float, l2: float) -> Noise:
         d_in = float(l1 if privacy.measure == "epsilon" else l2)
+        # the textbook scale, nudged up until OpenDP's privacy map confirms it (float rounding)
+        pure = privacy.measure == "epsilon"
+        scale = d_in / privacy.amount if pure else d_in / np.sqrt(2 * privacy.amount)
+        for _ in range(8):
+            meas = _measurement(privacy.measure, scale)
+            if meas.map(d_in) <= privacy.amount:
+                return cls(privacy, meas, d_in, float(scale))
+            scale *= 1 + 1e-12
         scale = dp.binary_search_param(lambda s: _measurement(privacy.measure, s),
                                        d_in=d_in, d_out=privacy.amount)
         return cls(privacy, _measurement(privacy.measure, scale), d_in, float(scale))
