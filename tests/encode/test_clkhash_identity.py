@@ -257,3 +257,47 @@ def test_random_schemas_match_clkhash(clk, doc_rows):
         return
     event("encoded")
     assert clk.ours(doc, rows) == want
+
+
+@pytest.mark.parametrize("dtype", ["str", "string[pyarrow]", "string[python]", object])
+def test_text_dtypes_and_the_arrow_path(clk, make_doc, dtype):
+    """Mostly-distinct text columns skip Python strings (Arrow buffers straight to n-grams)."""
+    feats = [_f(make_doc, "addr", {"type": "string"}, {"type": "ngram", "n": 2},
+                {"bitsPerToken": 7}),
+             _f(make_doc, "pos", {"type": "string", "encoding": "utf-16"},
+                {"type": "ngram", "n": 3, "positional": True}, {"bitsPerFeature": 40},
+                {"type": "doubleHash"}, {"sentinel": "N/A"}),
+             _f(make_doc, "asc", {"type": "string", "encoding": "ascii"}, {"type": "ngram", "n": 2},
+                {"bitsPerToken": 7})]
+    doc = make_doc.doc(feats)
+    rows = [[f"{i} {NAMES[i % len(NAMES)]} ST", f"N{i}°é" if i % 5 else "N/A", f"a{i}"]
+            for i in range(400)]
+    rows[7][0] = ""
+    want = clk.reference(doc, rows)
+    df = clk.frame(doc, rows).astype(dtype)
+    df.loc[9, "addr"] = None
+    rows[9][0] = ""
+    want[9] = clk.reference(doc, [rows[9]])[0]
+    got = pprl.encode.clks(df, pprl.Schema.from_dict(doc), pprl.Secret(clk.secret),
+                           chunk_rows=150).to_clkhash()
+    assert got == want
+    df.loc[300, "asc"] = "é"
+    with pytest.raises(pprl.DataError, match=r"^column 'asc', row 301: 'é' cannot be encoded"):
+        pprl.encode.clks(df, pprl.Schema.from_dict(doc), pprl.Secret(clk.secret), chunk_rows=150)
+
+
+def test_arrow_path_is_taken():
+    import pandas as pd
+
+    from pprl.encode.encoder import Encoder
+
+    doc = {"version": 3, "clkConfig": {"l": 64, "kdf": {"type": "HKDF"}}, "features": [
+        {"identifier": "a", "format": {"type": "string"},
+         "hashing": {"comparison": {"type": "ngram", "n": 2}, "strategy": {"bitsPerToken": 3}}}]}
+    enc = Encoder(pprl.Schema.from_dict(doc), pprl.Secret(b"k" * 32))
+    calls = []
+    col = enc._columns[0]
+    original = col.stage_arrow
+    col.stage_arrow = lambda *a: calls.append(1) or original(*a)
+    enc.encode(pd.DataFrame({"a": [f"x{i}" for i in range(50)]}, dtype="str"))
+    assert calls == [1]

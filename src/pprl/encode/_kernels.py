@@ -111,6 +111,35 @@ def ngram_tokens(cps, offsets, n, positional):
     return val_off, occ_tok, uniq[:m].copy()
 
 
+@njit(cache=True, nogil=True)
+def utf8_code_points(data, offsets):
+    """Code points of UTF-8 strings stored back to back (Arrow layout: value ``v`` is
+    ``data[offsets[v]:offsets[v + 1]]``, valid UTF-8), with per-value offsets into them."""
+    n = offsets.size - 1
+    cps = np.empty(max(offsets[n] - offsets[0], 1), np.uint32)
+    char_off = np.zeros(n + 1, np.int64)
+    k = 0
+    for v in range(n):
+        i, end = offsets[v], offsets[v + 1]
+        while i < end:
+            b = np.uint32(data[i])
+            if b < 0x80:
+                cp, size = b, 1
+            elif b < 0xE0:
+                cp, size = b & 0x1F, 2
+            elif b < 0xF0:
+                cp, size = b & 0x0F, 3
+            else:
+                cp, size = b & 0x07, 4
+            for j in range(1, size):
+                cp = (cp << 6) | (np.uint32(data[i + j]) & 0x3F)
+            cps[k] = cp
+            k += 1
+            i += size
+        char_off[v + 1] = k
+    return cps[:k], char_off
+
+
 def ngram_tokens_ref(values: list[str], n: int, positional: bool) -> list[list[str]]:
     """Reference: clkhash's NgramComparison.tokenize, as token strings per value."""
     out = []

@@ -17,20 +17,21 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from .._log import logger
 from ..encodings import Encodings, words_for
 from ..errors import DataError
 from ..secret import Secret
 from . import _kernels, blocking
-from .features import Feature, Target, Tokens
+from .features import ClkString, Feature, Ngram, Target, Tokens
 from .hashing import Hasher, clkhash_keys, native_key
 from .schema import Schema
 
 DEFAULT_CHUNK_ROWS = 100_000
 VALUE_CACHE_BYTES = 64 << 20  # per feature: filters of the remembered distinct values
 MAX_TOKENS = 1 << 20  # per feature and filter: remembered token positions
-TRANSIENT_SHARE = 0.5  # a chunk with more distinct values than this share of rows is not cached
+TRANSIENT_SHARE = 0.3  # a chunk with more distinct values than this share of rows is not cached
 _NON_TEXT_KINDS = "biufcmM"
 
 
@@ -144,9 +145,35 @@ class _Column:
         b = self.feature.prepare(new_values)
         return _Staged(codes, slot_of, new, new_values, b.formatted, b.tokens, b.errors, b.dropped)
 
+    def arrow_values(self, codes: np.ndarray, uniques) -> pa.Array | None:
+        """The distinct values as an Arrow array when this chunk can skip Python strings: a
+        mostly-distinct column (addresses) of text that is its own formatted value, cut into
+        n-grams and used by no blocking key."""
+        fmt = self.feature.format
+        if not (isinstance(self.feature.tokenizer, Ngram) and isinstance(fmt, ClkString)
+                and not self.parts and isinstance(getattr(uniques, "dtype", None), pd.StringDtype)
+                and len(uniques) > TRANSIENT_SHARE * max(len(codes), 1)):
+            return None
+        arr = pa.array(uniques.array)
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        text = pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)
+        if arr.null_count or not text:
+            return None
+        return arr if fmt.identity_for(arr) else None
+
+    def stage_arrow(self, codes: np.ndarray, values: pa.Array) -> _Staged:
+        """Stage a transient chunk straight from Arrow: every value is new and valid; rows with
+        no value (code -1) get slot -1, i.e. no bits, like the empty string."""
+        self.reset()
+        self.transient = True
+        n = len(values)
+        tokens = self.feature.tokenizer.tokenize_arrow(values)
+        return _Staged(codes, np.full(n + 1, -1, np.int64), np.arange(n), [], [], tokens, {})
+
     def commit(self, st: _Staged) -> np.ndarray:
         """Store the new values; the slot of every row of the chunk."""
-        n_new = len(st.new_values)
+        n_new = st.new.size
         if n_new:
             first = self._grow(n_new)
             rows = slice(first, first + n_new)
@@ -354,8 +381,12 @@ class Encoder:
         staged = []
         problems = []
         for order, col in enumerate(self._columns):
-            codes, uniques = _factorize(chunk[col.name], col.name, row0)
-            st = col.stage(codes, uniques)
+            codes, uniques = _factorize(chunk[col.name], col.name)
+            arrow = col.arrow_values(codes, uniques)
+            if arrow is not None:
+                st = col.stage_arrow(codes, arrow)
+            else:
+                st = col.stage(*_texts(codes, uniques, col.name, row0))
             if st.errors:
                 problems.append(_first_problem(st, order, col.name, row0))
             staged.append(st)
@@ -406,17 +437,21 @@ def _keyed_int(key: bytes, label: str) -> int:
                           "little")
 
 
-def _factorize(series: pd.Series, name: str, row0: int) -> tuple[np.ndarray, list[str]]:
-    """Codes per row and the distinct values (text); None/NaN become the empty string."""
+def _factorize(series: pd.Series, name: str) -> tuple[np.ndarray, pd.Index]:
+    """Codes per row (-1: None/NaN) and the distinct values."""
     kind = getattr(series.dtype, "kind", "O")
     if kind in _NON_TEXT_KINDS:
         raise DataError(
             f"column {name!r} holds {series.dtype} values, not text; read files with "
             "pprl.io.read_table (cells verbatim) or convert the column with .astype(str) first"
         )
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    return pd.factorize(series, use_na_sentinel=True)
+
+
+def _texts(codes: np.ndarray, uniques, name: str, row0: int) -> tuple[np.ndarray, list[str]]:
+    """The distinct values as Python text, None/NaN turned into the empty string."""
     values = list(uniques.tolist())
-    if not isinstance(series.dtype, pd.StringDtype) and values and \
+    if not isinstance(getattr(uniques, "dtype", None), pd.StringDtype) and values and \
             pd.api.types.infer_dtype(values, skipna=False) != "string":
         bad = next(i for i, v in enumerate(values) if not isinstance(v, str))
         row = int(np.flatnonzero(codes == bad)[0])

@@ -15,6 +15,8 @@ from datetime import datetime
 from typing import ClassVar
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import _kernels
 from .normalize import Normalizer
@@ -119,6 +121,14 @@ class ClkString(ClkFormat):
 
     def bulk(self, values: list[str]) -> list[str | None]:
         return list(values) if self.unconstrained else [None] * len(values)
+
+    def identity_for(self, values: pa.Array) -> bool:
+        """True when every value is valid and formats to itself (then it never needs Python)."""
+        if not self.unconstrained or self.sentinel != self.replace_with:
+            return False
+        # Arrow strings are valid UTF-8, so they encode in any Unicode encoding; ascii is checked
+        return self.encoding != "ascii" or bool(pc.all(pc.string_is_ascii(values)).as_py() in
+                                                (True, None))
 
     def format(self, v: str) -> str:
         if self.regex is not None:
@@ -376,12 +386,26 @@ class Ngram:
         offsets = np.zeros(len(values) + 1, np.int64)
         np.cumsum(lengths, out=offsets[1:])
         cps = np.frombuffer("".join(values).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        return self._tokens(cps, offsets), {}
+
+    def tokenize_arrow(self, values: pa.Array) -> Tokens:
+        """Tokens of an Arrow string array without nulls, read from its UTF-8 buffers."""
+        width = 8 if pa.types.is_large_string(values.type) else 4
+        _, offsets_buf, data_buf = values.buffers()
+        offsets = np.frombuffer(offsets_buf, dtype=np.int64 if width == 8 else np.int32)
+        offsets = offsets[values.offset : values.offset + len(values) + 1].astype(np.int64)
+        data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None \
+            else np.zeros(0, np.uint8)
+        cps, char_off = _kernels.utf8_code_points(data, offsets)
+        return self._tokens(cps, char_off)
+
+    def _tokens(self, cps: np.ndarray, offsets: np.ndarray) -> Tokens:
         val_off, occ_tok, uniq = _kernels.ngram_tokens(cps, offsets, self.n, self.positional)
         if self.positional:
             strings = [f"{-row[0]} " + "".join(map(chr, row[1:])) for row in uniq.tolist()]
         else:
             strings = ["".join(map(chr, row)) for row in uniq.tolist()]
-        return Tokens(val_off, occ_tok, strings), {}
+        return Tokens(val_off, occ_tok, strings)
 
 
 class _PyTokenizer(ABC):
