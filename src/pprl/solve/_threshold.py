@@ -1,0 +1,322 @@
+"""Automatic threshold: chosen from the candidates alone, without any ground truth.
+
+Two parties (one-to-one). Greedy one-to-one links taken down to a low score are a mix of true
+matches and *false links*: records without a partner on the other side that got their best free
+record. A false link above ``t`` needs a non-partner candidate above ``t`` whose other end is also
+without a partner. Records that are confidently linked show how often a record has such candidates:
+their non-partner candidates are known non-matches. If a fraction ``rho`` of the right side has no
+partner (a random subset), a record whose non-partner candidates are ranked ``r = 0, 1, ...`` has a
+free one above ``t`` with probability ``1 - (1 - rho)^(count above t)``. Averaged over confident
+records and multiplied by the number of left records without a partner, this estimates the false
+links above every ``t``; the true links are the rest. The number of true matches ``M`` (which sets
+both the number of records without a partner and the recall) is the estimated true links where they
+are reliable plus the matches' extrapolated tail below (a normal model of ``sqrt(1 - score)``).
+Threshold, ``M`` and the confident set are iterated to a fixed point; the threshold maximises the
+estimated F1.
+
+Deduplication (one file). A fixed random half of the records against the other half is a two-party
+problem with the same score distributions (about half of the duplicate pairs cross the halves), so
+the same estimate applies; its precision at each threshold is carried over to all candidate pairs.
+
+Neither estimate needs labels; both need candidates well below the final threshold (the bulk of the
+non-matches): compare at about 0.5, with ``top_k`` to bound memory.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import optimize, stats
+
+from .._log import logger
+from ..candidates import Candidates
+from ._common import check_candidates, n_sides
+
+#: Candidate threshold and per-record top-k that ``threshold="auto"`` needs from compare.
+AUTO_CANDIDATE_THRESHOLD = 0.5
+AUTO_TOP_K = 10
+
+_SAFE_FDR = 0.05  # true links are trusted where estimated false links are below this share
+_MAX_ITER = 30
+_CURVE_POINTS = 201
+_SPLIT_SEED = 20260101
+_POSTERIOR_BINS = 40
+
+
+@dataclass(frozen=True)
+class ThresholdChoice:
+    """A threshold and the linkage quality it is expected to give (estimated without truth).
+
+    ``precision``/``recall``/``f1`` are estimates; ``matches`` the estimated number of true
+    matches (pairs, for deduplication); ``method`` how the threshold was set; ``diagnostics``
+    holds the estimated curves (``thresholds``, ``precision``, ``recall``, ``f1``, ``links``)
+    and the quantities behind them.
+    """
+
+    threshold: float
+    precision: float
+    recall: float
+    f1: float
+    method: str
+    matches: float = math.nan
+    diagnostics: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def as_dict(self) -> dict:
+        """Plain numbers (no curves), for reports and logs."""
+        keys = ("threshold", "precision", "recall", "f1", "method", "matches")
+        return {k: getattr(self, k) for k in keys}
+
+
+def is_dedup(candidates: Candidates) -> bool:
+    """True when the candidates are pairs within one dataset (``compare.dice(a)`` output)."""
+    c = candidates
+    if c.left_dataset is not None and c.right_dataset is not None and len(c):
+        return bool(np.all(c.left_dataset == c.right_dataset))
+    if c.left_ids is None or c.right_ids is None:
+        return False
+    same = c.left_ids is c.right_ids or (
+        len(c.left_ids) == len(c.right_ids) and np.array_equal(c.left_ids, c.right_ids))
+    return bool(same and np.all(c.left < c.right))
+
+
+def choose_threshold(candidates: Candidates, *, dedup: bool | None = None,
+                     matches: float | None = None) -> ThresholdChoice:
+    """The threshold with the best estimated F1, with estimated precision and recall.
+
+    ``candidates`` must reach well below the final threshold (see :data:`AUTO_CANDIDATE_THRESHOLD`
+    and :data:`AUTO_TOP_K`). ``dedup`` (default: detected) selects the one-file method.
+    ``matches`` fixes the number of true matches instead of estimating it (e.g. when re-scoring
+    the same candidates). Scores may be any similarity where larger means more alike.
+    """
+    check_candidates(candidates)
+    dedup = is_dedup(candidates) if dedup is None else bool(dedup)
+    if len(candidates) == 0:
+        return ThresholdChoice(max(candidates.threshold, 0.0), math.nan, math.nan, math.nan,
+                               "no-candidates", 0.0)
+    if matches is not None and not (math.isfinite(matches) and matches >= 0):
+        raise ValueError(f"matches must be a non-negative number, got {matches!r}")
+    fit = _fit_dedup(candidates, matches) if dedup else _fit_two_party(candidates, matches)
+    choice = fit.choice("dedup-tail" if dedup else "one-to-one-tail")
+    logger.info("auto threshold %.4f (estimated precision %.4f, recall %.4f, F1 %.4f, %s)",
+                choice.threshold, choice.precision, choice.recall, choice.f1, choice.method)
+    return choice
+
+
+# ------------------------------------------------------------------------------ the estimate
+
+
+@dataclass
+class _Fit:
+    """Estimated curves over the distinct link scores ``ts`` (ascending)."""
+
+    ts: np.ndarray
+    links: np.ndarray  # links with score >= ts
+    false: np.ndarray  # estimated false links with score >= ts
+    matches: float
+    extra: dict
+
+    @property
+    def true(self) -> np.ndarray:
+        """Estimated true links with score >= ts (never fewer with more links)."""
+        true = np.clip(self.links - self.false, 0.0, None)
+        return np.maximum.accumulate(true[::-1])[::-1]
+
+    def link_probability(self, scores: np.ndarray, bins: int = _POSTERIOR_BINS) -> np.ndarray:
+        """P(true match) of a link with each score: the share of true links among the links of its
+        score band (about ``bins`` bands of equal link counts), made non-decreasing in the score."""
+        ts, links = self.ts, self.links
+        below = links[0] - links
+        cuts = np.searchsorted(below, np.linspace(0.0, links[0], bins + 1)[1:-1])
+        starts = np.unique(np.r_[0, cuts[cuts < len(ts)]])
+        ends = np.r_[starts[1:], len(ts)]
+        total = np.r_[links, 0.0]
+        true = np.r_[self.true, 0.0]
+        n = total[starts] - total[ends]
+        share = np.where(n > 0, (true[starts] - true[ends]) / np.maximum(n, 1e-12), 0.0)
+        share = _isotonic(np.clip(share, 0.0, 1.0), n)
+        band = np.searchsorted(ts[starts], np.asarray(scores, dtype=float), side="right") - 1
+        return share[np.clip(band, 0, len(share) - 1)]
+
+    def choice(self, method: str) -> ThresholdChoice:
+        true = self.true
+        m = max(self.matches, float(true.max()), 1e-9)
+        f1 = 2.0 * true / (self.links + m)
+        k = int(np.argmax(f1))
+        precision = true / np.maximum(self.links, 1)
+        recall = true / m
+        pick = np.unique(np.linspace(0, len(self.ts) - 1, _CURVE_POINTS).round().astype(int))
+        diag = {"thresholds": self.ts[pick], "precision": precision[pick],
+                "recall": recall[pick], "f1": f1[pick], "links": self.links[pick], **self.extra}
+        return ThresholdChoice(float(self.ts[k]), float(precision[k]), float(recall[k]),
+                               float(f1[k]), method, float(m), diag)
+
+
+def _isotonic(y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Non-decreasing least-squares fit of ``y`` with weights ``w`` (pool adjacent violators)."""
+    level: list[float] = []
+    weight: list[float] = []
+    count: list[int] = []
+    for yi, wi in zip(y.tolist(), w.tolist(), strict=True):
+        level.append(yi)
+        weight.append(wi)
+        count.append(1)
+        while len(level) > 1 and level[-2] > level[-1]:
+            w2, w1 = weight.pop(), weight[-1]
+            y2, c2 = level.pop(), count.pop()
+            total = w1 + w2
+            level[-1] = (level[-1] * w1 + y2 * w2) / total if total > 0 else (level[-1] + y2) / 2
+            weight[-1] = total
+            count[-1] += c2
+    return np.repeat(level, count)
+
+
+def _tail_rate(rec: np.ndarray, score: np.ndarray, n_conf: int, ts: np.ndarray,
+               rho: float) -> np.ndarray:
+    """Per confident record: P(some non-match candidate >= t is usable), averaged; for each ts.
+
+    ``rec``/``score`` are the confident records' non-match candidates. A candidate ranked ``r``
+    (0 = best) within its record adds ``rho (1 - rho)^r`` (it is the best usable one).
+    """
+    if len(score) == 0 or n_conf == 0:
+        return np.zeros(len(ts))
+    order = np.lexsort((-score, rec))
+    rec, score = rec[order], score[order]
+    start = np.r_[True, rec[1:] != rec[:-1]]
+    first = np.maximum.accumulate(np.where(start, np.arange(len(rec)), 0))
+    rank = np.arange(len(rec)) - first
+    inc = rho * (1.0 - rho) ** rank if rho < 1.0 else (rank == 0).astype(float)
+    by_score = np.argsort(score, kind="stable")
+    s_sorted = score[by_score]
+    tail = np.r_[np.cumsum(inc[by_score][::-1])[::-1], 0.0]
+    return tail[np.searchsorted(s_sorted, ts, side="left")] / n_conf
+
+
+def _missed_below(ts: np.ndarray, true: np.ndarray, t_safe: float) -> float:
+    """Estimated true matches scoring below ``t_safe``: a normal model of ``sqrt(1 - score)`` fitted
+    to the estimated true links above it (exact agreements, score 1, are left out of the fit)."""
+    if ts[0] < 0.0 or ts[-1] > 1.0:
+        return 0.0  # not a [0, 1] similarity: no extrapolation
+    k0 = int(np.searchsorted(ts, t_safe))
+    counts = np.clip(-np.diff(np.r_[true, 0.0]), 0.0, None)[k0:]
+    level = ts[k0:]
+    inexact = level < 1.0 - 1e-9
+    y, w = np.sqrt(1.0 - level[inexact]), counts[inexact]
+    y_cut = math.sqrt(max(1.0 - t_safe, 0.0))
+    if w.sum() < 20 or y_cut <= 0.0 or np.ptp(y) == 0.0:
+        return 0.0
+    mu0 = float(np.average(y, weights=w))
+    sd0 = float(np.sqrt(np.average((y - mu0) ** 2, weights=w))) + 1e-3
+
+    def inside(mu, sd):
+        return stats.norm.cdf(y_cut, mu, sd) - stats.norm.cdf(0.0, mu, sd)
+
+    def nll(p):
+        mu, sd = p[0], math.exp(p[1])
+        return -float(np.sum(w * (stats.norm.logpdf(y, mu, sd) - np.log(inside(mu, sd) + 1e-300))))
+
+    res = optimize.minimize(nll, [mu0, math.log(sd0)], method="Nelder-Mead",
+                            options={"xatol": 1e-4, "fatol": 1e-6, "maxiter": 400})
+    mu, sd = float(res.x[0]), math.exp(float(res.x[1]))
+    p_in = inside(mu, sd)
+    p_all = 1.0 - stats.norm.cdf(0.0, mu, sd)
+    return float(w.sum() * max(p_all - p_in, 0.0) / max(p_in, 1e-9))
+
+
+def _iterate(ts, links, false_fn, t0: float, m0: float, fixed_m: float | None):
+    """Fixed point of (threshold, matches): false links depend on both; both on the estimate."""
+    t, m = t0, (m0 if fixed_m is None else fixed_m)
+    false = np.zeros(len(ts))
+    for _ in range(_MAX_ITER):
+        false = false_fn(t, m)
+        true = np.maximum.accumulate(np.clip(links - false, 0.0, None)[::-1])[::-1]
+        if fixed_m is None:
+            safe = false <= _SAFE_FDR * links
+            k_safe = int(np.argmax(safe)) if safe.any() else len(ts) - 1
+            new_m = max(float(true[k_safe]) + _missed_below(ts, true, float(ts[k_safe])), 1.0)
+        else:
+            new_m = fixed_m
+        f1 = 2.0 * true / (links + max(new_m, float(true.max())))
+        new_t = float(ts[int(np.argmax(f1))])
+        if abs(new_m - m) < 0.5 and new_t == t:
+            break
+        m, t = (0.5 * (m + new_m) if fixed_m is None else new_m), new_t
+    return false, m
+
+
+def _fit_two_party(c: Candidates, fixed_m: float | None) -> _Fit:
+    from ._greedy import greedy_mask
+
+    n_left, n_right = n_sides(c)
+    keep = greedy_mask(c)
+    lscore = c.score[keep]
+    ts = np.unique(lscore)
+    links = len(lscore) - np.searchsorted(np.sort(lscore), ts, side="left")
+    partner = np.full(n_left, -1, dtype=np.int64)
+    partner[c.left[keep]] = c.right[keep]
+    link_score = np.full(n_left, -np.inf)
+    link_score[c.left[keep]] = lscore
+    other = c.right != partner[c.left]
+
+    def false_fn(t: float, m: float) -> np.ndarray:
+        conf = link_score >= t
+        sel = other & conf[c.left]
+        rho = min(max(n_right - m, 0.0) / max(n_right, 1), 1.0)
+        rate = _tail_rate(c.left[sel], c.score[sel], int(conf.sum()), ts, rho)
+        return max(n_left - m, 0.0) * rate
+
+    false, m = _iterate(ts, links, false_fn, float(np.median(lscore)), len(lscore) / 2, fixed_m)
+    return _Fit(ts, links.astype(float), false, m,
+                {"left_records": n_left, "right_records": n_right, "candidates": len(c),
+                 "candidate_threshold": c.threshold})
+
+
+def _fit_dedup(c: Candidates, fixed_m: float | None) -> _Fit:
+    """One file: a fixed random half of the records against the other half is a two-party
+    problem with the same score distributions (half of the duplicate pairs cross the halves)."""
+    n = max(n_sides(c))
+    half = np.random.default_rng(_SPLIT_SEED).random(n) < 0.5
+    cross = half[c.left] != half[c.right]
+    left = np.where(half[c.left], c.left, c.right)[cross]
+    right = np.where(half[c.left], c.right, c.left)[cross]
+    rows_left, rows_right = np.flatnonzero(half), np.flatnonzero(~half)
+    pos = np.empty(n, dtype=np.int64)
+    pos[rows_left] = np.arange(len(rows_left))
+    pos[rows_right] = np.arange(len(rows_right))
+    two = Candidates(pos[left], pos[right], c.score[cross], left_ids=rows_left,
+                     right_ids=rows_right, threshold=c.threshold)
+    fit = _fit_two_party(two, None if fixed_m is None else fixed_m / 2.0)
+    # back to the whole file: pairs above t, and twice the crossing false pairs and matches
+    ts = fit.ts
+    pairs = len(c) - np.searchsorted(np.sort(c.score), ts, side="left")
+    false = fit.false * pairs / np.maximum(fit.links, 1.0)
+    extra = {**fit.extra, "records": n, "candidates": len(c), "split_candidates": len(two)}
+    return _Fit(ts, pairs.astype(float), false, 2.0 * fit.matches, extra)
+
+
+def apply_threshold(candidates: Candidates, threshold: float | str | None,
+                    solver: str = "greedy") -> tuple[Candidates, ThresholdChoice | None]:
+    """``candidates`` cut at ``threshold`` (None: uncut; a number; or "auto") and the choice."""
+    check_candidates(candidates)
+    if threshold is None:
+        return candidates, None
+    if isinstance(threshold, str):
+        if threshold != "auto":
+            raise ValueError(f"threshold must be a number, None or 'auto', got {threshold!r}")
+        choice = choose_threshold(candidates)
+        t = choice.threshold
+    else:
+        t = _check_number(threshold)
+        choice = None
+    return candidates.select(candidates.score >= t), choice
+
+
+def _check_number(threshold) -> float:
+    try:
+        t = float(threshold)
+    except (TypeError, ValueError):
+        raise TypeError(f"threshold must be a number, None or 'auto', got {threshold!r}") from None
+    if not math.isfinite(t):
+        raise ValueError(f"threshold must be finite, got {threshold!r}")
+    return t
