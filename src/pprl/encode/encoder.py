@@ -428,8 +428,8 @@ class Encoder:
     def _log_invalid(self) -> None:
         for col in self._columns:
             if col.invalid:
-                logger.warning("feature %r: %d distinct missing or invalid values set no bits",
-                               col.name, col.invalid)
+                logger.warning("feature %r: %d distinct invalid values were treated as missing "
+                               "(on_invalid: missing)", col.name, col.invalid)
 
 
 def _keyed_int(key: bytes, label: str) -> int:
