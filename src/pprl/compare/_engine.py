@@ -47,8 +47,9 @@ def pad(values: np.ndarray, dtype) -> np.ndarray:
 
 
 def rows_side(bits: np.ndarray, pop: np.ndarray) -> Side:
-    """The rows as they are: position = row (the left side needs no padded ``bits``)."""
-    return Side(bits, None, pad(np.arange(len(pop)), np.int64), pad(pop, np.int32))
+    """The rows as they are (position = row); for the left side only."""
+    rows = pad(np.arange(len(pop)), np.int64)
+    return Side(bits, rows, rows, pad(pop, np.int32))
 
 
 def sorted_sides(bits: np.ndarray, pop: np.ndarray) -> tuple[Side, Side]:

@@ -3,9 +3,9 @@
 Vocabulary shared by every kernel:
 
 - A *position* indexes a side's position space: the kernel reads row ``index[position]`` of the
-  side's bit matrix (the row ``position`` itself when ``index`` is None) and reports record
-  ``rows[position]`` (an original row number, also the tie-breaker of top-k). The right bit matrix
-  is 2-d rows or 3-d word-interleaved groups of eight positions (see ``_simd``).
+  side's bit matrix and reports record ``rows[position]`` (an original row number, also the
+  tie-breaker of top-k). The right bit matrix is either 2-d rows read through ``right_index``, or
+  3-d word-interleaved groups of eight positions (``right_index`` None; see ``_simd``).
 - ``right_pop[position]`` is that row's popcount, padded with 8 trailing entries, and ascending within
   each task's right range, so the popcount bound turns into a contiguous range found by binary search.
 - A *task* is ``(ls, le, rs, re)``: left positions ``ls..le-1`` against right positions ``rs..re-1``.
@@ -16,22 +16,9 @@ Vocabulary shared by every kernel:
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, types
-from numba.extending import overload
+from numba import njit
 
 from ._simd import LANES, dice8, popcnt64
-
-
-def row_of(index, position):
-    """Row at ``position``: ``index[position]``, or the position itself when ``index`` is None."""
-    return position if index is None else index[position]
-
-
-@overload(row_of, inline="always")
-def _row_of(index, position):
-    if isinstance(index, types.NoneType):
-        return lambda index, position: position
-    return lambda index, position: index[position]
 
 
 @njit(cache=True, nogil=True)
@@ -126,9 +113,10 @@ def _grow(li, rj, sc, count):
     li2 = np.empty(size, np.int64)
     rj2 = np.empty(size, np.int64)
     sc2 = np.empty(size, np.float64)
-    li2[:count] = li[:count]
-    rj2[:count] = rj[:count]
-    sc2[:count] = sc[:count]
+    for x in range(count):  # a loop, not slice assignment: no shape-error strings to compile
+        li2[x] = li[x]
+        rj2[x] = rj[x]
+        sc2[x] = sc[x]
     return li2, rj2, sc2
 
 
@@ -216,7 +204,7 @@ def scan(left, left_index, left_rows, left_pop, right, right_index, right_rows, 
     """
     out = (np.empty(capacity, np.int64), np.empty(capacity, np.int64),
            np.empty(capacity, np.float64), np.empty(LANES, np.float64))
-    count = 0
+    count = np.int64(0)
     max_rows = 0
     for t in range(tasks.shape[0]):
         max_rows = max(max_rows, tasks[t, 1] - tasks[t, 0])
@@ -229,14 +217,15 @@ def scan(left, left_index, left_rows, left_pop, right, right_index, right_rows, 
         ls, le, rs, re = tasks[t, 0], tasks[t, 1], tasks[t, 2], tasks[t, 3]
         first, last = _row_ranges(left_pop, right_pop, ls, le, rs, re, lo_tab, hi_tab, mode,
                                   rlo, rhi)
-        sizes[: le - ls] = 0
+        for x in range(le - ls):
+            sizes[x] = 0
         for t0 in range(first, last, tile):
             for u in range(ls, le):
                 a = max(rlo[u - ls], t0)
                 b = min(rhi[u - ls], t0 + tile)
                 if a < b:
                     out, count, sizes[u - ls] = _scan_row(
-                        left, row_of(left_index, u), left_rows[u], np.int64(left_pop[u]), u, a, b,
+                        left, left_index[u], left_rows[u], np.int64(left_pop[u]), u, a, b,
                         right, right_index, right_rows, right_pop, threshold, mode, out, count,
                         heap, k, (u - ls) * k, sizes[u - ls])
         if k > 0:

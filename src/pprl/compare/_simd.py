@@ -8,8 +8,8 @@ side:
   popcounted (``vpopcntq`` where the CPU has AVX-512 VPOPCNTDQ; LLVM lowers the same IR to AVX2 or
   scalar ``popcnt`` elsewhere) and accumulated, so lane r ends up holding pair r's count with no
   horizontal sums at all. The full comparison copies the right side into this layout once.
-- *rows* (a 2-d array, rows read directly or gathered through an index, for blocks): vectors of
-  eight words of one row, then a three-level shuffle tree reduces the eight per-pair vectors.
+- *rows* (a 2-d array, rows gathered through an index, for blocks): vectors of eight words of
+  one row, then a three-level shuffle tree reduces the eight per-pair vectors.
 
 The eight scores are tested against the threshold first without division (``2c >= t·den`` with a
 relative slack of 1e-12, a strict superset of the exact test); only when a lane may pass are the
@@ -162,8 +162,8 @@ def _scores_mask(builder, common, q_ptr, p, threshold, out_ptr):
 def dice8(typingctx, left, u, right, index, v, last, p, q, threshold, out):
     """Dice of left row ``u`` against the right rows at positions ``v .. v+7``; a bit mask.
 
-    ``right`` is either 2-d rows, read at the positions themselves (``index`` None) or at
-    ``index[v + r]``, or 3-d groups ``(m / 8, nwords, 8)`` (``index`` None, ``v`` a multiple of 8).
+    ``right`` is either 2-d rows, read at ``index[v + r]``, or 3-d groups ``(m / 8, nwords, 8)``
+    (``index`` None, ``v`` a multiple of 8).
     Rows are read at positions up to ``last`` only (lanes beyond repeat it: no needless cache
     misses at the end of a small block). ``q[v + r]`` (int32) is the popcount of the right row at
     position ``v + r`` and ``p`` that of the left row. Bit r of the result is set when score r >=
@@ -174,9 +174,9 @@ def dice8(typingctx, left, u, right, index, v, last, p, q, threshold, out):
     if not (_is_rows(left) and (_is_rows(right) or (grouped and right.layout == "C"
                                                     and right.dtype == types.uint64))):
         raise TypingError("dice8: left must be 2-d and right 2-d or 3-d C-contiguous uint64")
-    gather = not isinstance(index, types.NoneType)
-    if gather and (grouped or not _is_vector(index, types.int64)):
-        raise TypingError("dice8: index must be None, or a 1-d int64 array for 2-d rows")
+    if grouped != isinstance(index, types.NoneType) or not (
+            grouped or _is_vector(index, types.int64)):
+        raise TypingError("dice8: index must be None for 3-d groups, a 1-d int64 array for rows")
     if not (_is_vector(q, types.int32) and _is_vector(out, types.float64)):
         raise TypingError("dice8: q must be int32 and out float64 1-d arrays")
     sig = types.int64(left, types.int64, right, index, types.int64, types.int64, types.int64, q,
@@ -195,15 +195,13 @@ def dice8(typingctx, left, u, right, index, v, last, p, q, threshold, out):
             common = _groups_popcounts(builder, row_a, _byte_ptr(builder, rview.data, group,
                                                                  rstride), nwords)
         else:
-            if gather:
-                iview = context.make_array(ity)(context, builder, iarr)
+            iview = context.make_array(ity)(context, builder, iarr)
             rows_b = []
             for r in range(LANES):
                 pos = builder.add(v_, ir.Constant(_I64, r))
                 pos = builder.select(builder.icmp_signed(">", pos, last_), last_, pos)
-                if gather:
-                    pos = builder.load(builder.gep(iview.data, [pos]))
-                rows_b.append(_byte_ptr(builder, rview.data, pos, rstride))
+                row = builder.load(builder.gep(iview.data, [pos]))
+                rows_b.append(_byte_ptr(builder, rview.data, row, rstride))
             common = _and_popcounts(builder, row_a, rows_b, nwords)
         qview = context.make_array(qty)(context, builder, qarr)
         q_ptr = builder.bitcast(builder.gep(qview.data, [v_]), _VI32.as_pointer())
