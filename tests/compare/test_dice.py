@@ -122,6 +122,7 @@ def test_small_tiles_chunks_and_buffers(monkeypatch):
     monkeypatch.setattr(_engine, "TILE_BYTES", 1024)  # the 64-row minimum tile
     monkeypatch.setattr(_engine, "MAX_CHUNK_ROWS", 50)
     monkeypatch.setattr(_engine, "OUT_CAPACITY", 1)
+    monkeypatch.setattr(_engine, "GROUP_SLICE", 3)  # the interleaved copy built in many slices
     monkeypatch.setattr(_blocks, "MAX_CHUNK_ROWS", 50)
     assert _engine.tile_rows(16) == 64
     for workers in (1, 2):

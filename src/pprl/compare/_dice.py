@@ -42,7 +42,9 @@ def dice(a: Encodings, b: Encodings | None = None, *, threshold: float, top_k: i
         top_k: keep only each left record's ``top_k`` best pairs (higher score first, ties to the
             smaller right row), like anonlink's similarity functions with ``k``. When
             deduplicating, a pair is kept when it is among the ``top_k`` best of either record.
-        workers: threads; ``None`` uses ``numba.get_num_threads()`` (every core by default).
+        workers: threads running the (GIL-free) kernels; ``None`` uses
+            ``numba.get_num_threads()``, i.e. every core unless ``NUMBA_NUM_THREADS`` says
+            otherwise. Numba's own thread pool is not used, so its settings are never changed.
         fields: per-field similarity vectors (``Candidates.field_scores``, ``field_names``):
             ``"auto"`` when both sides carry the same field filters, ``True`` to require them,
             ``False`` to skip them. A field's score is NaN where its filter is empty on either side
@@ -53,8 +55,11 @@ def dice(a: Encodings, b: Encodings | None = None, *, threshold: float, top_k: i
         IncompatibleEncodingsError: different filter lengths or schemas.
         ValueError / TypeError: a parameter out of range (the message names it).
 
-    Memory stays bounded: the right side is copied once in popcount order, left rows are scored in
-    chunks against cache-sized tiles of it, and only pairs above the threshold are kept.
+    Memory stays bounded: the right side is copied once, in popcount order and interleaved by
+    eight rows (the size of its bits), left rows are scored in chunks of up to 1,024 against
+    cache-sized tiles of it, and only pairs above the threshold are kept, in buffers that grow
+    per task. The popcount order also prunes exactly: a pair whose smaller filter could not reach
+    the threshold even if all its bits were shared is never scored.
     """
     t = check_threshold(threshold)
     k = check_top_k(top_k)

@@ -7,6 +7,7 @@ from typing import Literal
 
 import numpy as np
 
+from .._log import logger
 from ..encodings import Encodings
 from ..errors import DataError, IncompatibleEncodingsError
 from ._engine import execute, resolve_workers
@@ -90,6 +91,9 @@ def field_names_for(a: Encodings, b: Encodings, option: FieldsOption) -> tuple[s
                 f"{widths[wrong[0]][1]} in b"
             )
         return names
+    if a.fields or b.fields:
+        logger.debug("compare: no field scores (a has fields %s, b has %s)", sorted(a.fields),
+                     sorted(b.fields))
     if option is True:
         raise DataError(
             f"fields=True needs the same field filters on both sides; a has {sorted(a.fields)}, "
