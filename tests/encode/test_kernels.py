@@ -168,3 +168,20 @@ def test_clkhash_key_derivation():
         got = clkhash_keys(b"top secret", 3, key_size=size, salt=salt, info=info,
                            hash_name=hash_name.lower())
         assert [tuple(k) for k in want] == got
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.binary(max_size=150), st.binary(max_size=20),
+       st.lists(st.binary(max_size=130), min_size=1, max_size=6), st.integers(1, 4),
+       st.integers(1, 32), st.randoms(use_true_random=False))
+def test_numba_hmac_sha256_equals_hmac(key, prefix, texts, nparts, nbytes, rnd):
+    import hmac
+
+    from pprl.encode._hmac import hmac_sha256_many, to_hex
+
+    combos = np.array([[rnd.randrange(len(texts)) for _ in range(nparts)] for _ in range(5)])
+    got = hmac_sha256_many(key, prefix, 0x1F, texts, combos, nbytes)
+    want = [hmac.digest(key, prefix + b"\x1f".join(texts[i] for i in row), "sha256")[:nbytes]
+            for row in combos]
+    assert [g.tobytes() for g in got] == want
+    assert list(to_hex(got)) == [w.hex() for w in want]

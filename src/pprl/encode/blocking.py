@@ -8,10 +8,9 @@ missing (or transforms to nothing) gets no key (``None``).
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 
+from ._hmac import hmac_sha256_many, to_hex
 from .phonetic import metaphone, soundex
 from .schema import BlockingKey, BlockingPart
 
@@ -46,27 +45,16 @@ def part_key(part: BlockingPart) -> tuple:
 
 
 class BlockKeyer:
-    """Keys of one blocking-key definition: HMAC-SHA256 with precomputed inner and outer states
-    (the same digest as ``hmac.digest``, computed faster), each distinct text hashed once."""
-
-    MAX_CACHED = 1 << 21
+    """Keys of one blocking-key definition: HMAC-SHA256 of each distinct combination of parts,
+    computed in one numba kernel per batch (see :mod:`._hmac`)."""
 
     def __init__(self, key: BlockingKey, secret_key: bytes):
         self.key = key
-        self.prefix = key.name + SEP
-        block = secret_key if len(secret_key) <= 64 else hashlib.sha256(secret_key).digest()
-        block = block.ljust(64, b"\x00")
-        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
-        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
-        self._cache: dict[str, str] = {}
+        self.prefix = (key.name + SEP).encode("utf-8")
+        self._secret_key = secret_key
 
-    def mac(self, text: str) -> str:
-        """HMAC-SHA256(secret key, text), first 16 bytes, as hex."""
-        inner = self._inner.copy()
-        inner.update(text.encode("utf-8"))
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        return outer.digest()[:KEY_BYTES].hex()
+    def __repr__(self) -> str:
+        return f"BlockKeyer({self.key.name!r})"
 
     def keys(self, part_ids: list[np.ndarray], part_texts: list[list[str]]) -> np.ndarray:
         """Block keys of a batch of rows.
@@ -81,19 +69,15 @@ class BlockKeyer:
             return out
         combos, inverse = _distinct_rows([ids[present] for ids in part_ids],
                                          [len(t) for t in part_texts])
-        if len(self._cache) > self.MAX_CACHED:
-            self._cache.clear()
-        cache, mac, prefix = self._cache, self.mac, self.prefix
-        columns = [np.asarray(texts, dtype=object)[c] for texts, c in
-                   zip(part_texts, combos, strict=True)]
-        keys = np.empty(len(combos[0]), dtype=object)
-        for c, parts in enumerate(zip(*columns, strict=True)):
-            text = prefix + SEP.join(parts)
-            hit = cache.get(text)
-            if hit is None:
-                hit = cache[text] = mac(text)
-            keys[c] = hit
-        out[present] = keys[inverse]
+        texts: list[bytes] = []
+        columns = []
+        for all_texts, col in zip(part_texts, combos, strict=True):
+            used, local = np.unique(col, return_inverse=True)
+            columns.append(local.reshape(-1) + len(texts))
+            texts += [all_texts[i].encode("utf-8") for i in used.tolist()]
+        digests = hmac_sha256_many(self._secret_key, self.prefix, ord(SEP), texts,
+                                   np.stack(columns, axis=1), KEY_BYTES)
+        out[present] = to_hex(digests)[inverse]
         return out
 
 
