@@ -27,10 +27,11 @@ GROUP_SLICE = 8192  # groups of eight rows copied at a time into the interleaved
 class Side:
     """One side of a comparison in position space.
 
-    The kernel reads row ``index[position]`` of ``bits`` (row ``position`` when ``index`` is None)
-    and reports record ``rows[position]``; ``pop[position]`` is that row's popcount. The position
-    arrays carry ``LANES`` padding entries, and so does ``bits`` when ``index`` is None, because
-    the kernel reads eight positions at a time.
+    The kernel reads row ``index[position]`` of ``bits`` and reports record ``rows[position]``;
+    ``pop[position]`` is that row's popcount. The position arrays carry ``LANES`` padding entries
+    because the kernel reads eight positions at a time. A right side's ``bits`` may instead be
+    3-d word-interleaved groups of eight positions, with ``index`` None (see
+    :func:`sorted_sides`).
     """
 
     bits: np.ndarray
@@ -109,6 +110,7 @@ def resolve_workers(workers: int | None) -> int:
 
 
 def check_threshold(threshold: float) -> float:
+    """The threshold as a float in [0, 1]; TypeError / ValueError naming it otherwise."""
     if isinstance(threshold, bool) or not isinstance(threshold, Real):
         raise TypeError(f"threshold must be a number in [0, 1], got {threshold!r}")
     t = float(threshold)
@@ -192,17 +194,18 @@ def canonical(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarr
 def top_k_mask(left: np.ndarray, right: np.ndarray, k: int, symmetric: bool) -> np.ndarray:
     """Pairs among each left row's ``k`` best; input sorted by (score desc, left, right).
 
-    "Best" ranks by score, ties by the smaller partner row. ``symmetric`` (deduplication): a pair is
-    kept when it is among the ``k`` best of either of its records.
+    "Best" ranks by score, ties by the smaller partner row. ``symmetric`` (deduplication, pairs
+    given as left < right): a pair is kept when it is among the ``k`` best of either record.
     """
-
     n = len(left)
-    if n == 0:
-        return np.zeros(0, dtype=bool)
     position = np.arange(n)
-    key, partner = (np.r_[left, right], np.r_[right, left]) if symmetric else (left, right)
-    # Per record: the input order is score desc; ties go to the smaller partner.
-    order = np.lexsort((partner, np.r_[position, position][: len(key)], key))
+    if symmetric:  # every pair once from each of its records
+        key, position = np.r_[left, right], np.r_[position, position]
+    else:
+        key = left
+    # Within one record the input order is its ranking: score desc, then partner asc (for
+    # canonical pairs l < x < r, an equal-scored (l, x) precedes (x, r) and l < r).
+    order = np.lexsort((position, key))
     sorted_key = key[order]
     starts = np.r_[0, np.flatnonzero(sorted_key[1:] != sorted_key[:-1]) + 1]
     rank = np.empty(len(key), dtype=np.int64)
