@@ -36,7 +36,7 @@ def test_none_is_compare_dice(extracts, dedup):
                                                         else len(a) * len(b))
 
 
-@pytest.mark.parametrize("method", ["signatures", "lsh"])
+@pytest.mark.parametrize("method", ["signatures", "lsh", "signatures+lsh"])
 @pytest.mark.parametrize("dedup", [False, True])
 def test_blocked_candidates_are_exact_subsets(extracts, method, dedup):
     """Same scores, ids, field scores and order as compare.dice, for the pairs found."""
@@ -65,6 +65,12 @@ def test_recall_on_generated_extracts(extracts):
         assert report.pair_completeness == ev.pair_completeness
     assert report.estimated_pair_completeness > 0.98
     assert report.guaranteed_recall >= 0.99
+    both, report = candidates(a, b, threshold=0.8, blocking="signatures+lsh")
+    sig = pair_set(candidates(a, b, threshold=0.8, blocking="signatures")[0])
+    lsh = pair_set(candidates(a, b, threshold=0.8, blocking="lsh")[0])
+    assert pair_set(both) == sig | lsh
+    assert report.comparisons == (sum(p.comparisons for p in report.passes)
+                                  + candidates(a, b, threshold=0.8, blocking="lsh")[1].comparisons)
 
 
 def test_auto_choices(extracts, rng, monkeypatch):

@@ -17,7 +17,7 @@ from .lsh import DEFAULT_SEED, LshPlan, LshRun, check_recall, lsh_pairs, plan_ls
 from .report import BlockingReport, pairs_histogram
 from .signatures import OVERSIZED_RULES, SignatureBlocks, shared_key_names, signature_blocks
 
-METHODS = ("auto", "none", "signatures", "lsh")
+METHODS = ("auto", "none", "signatures", "lsh", "signatures+lsh")
 # All pairs below this many comparisons: about 10 s on 2 cores (pprl.compare.dice does 2-5e8
 # pairs/s here), less than planning and running any blocking that could lose pairs.
 EXACT_PAIRS = 2_000_000_000
@@ -27,7 +27,7 @@ def check_method(blocking) -> str:
     method = "none" if blocking is None else blocking
     if method not in METHODS:
         raise ValueError(f"blocking must be one of 'auto', None/'none', 'signatures', 'lsh', "
-                         f"got {blocking!r}")
+                         f"'signatures+lsh', got {blocking!r}")
     return method
 
 
@@ -56,7 +56,8 @@ def candidates(a: Encodings, b: Encodings | None = None, *, threshold: float,
             the CLK bits, unless LSH at this threshold would cost more than all pairs (then all
             pairs); ``None``/``"none"``: all pairs (exact); ``"signatures"``: the blocking keys
             of the encodings (:mod:`pprl.block.signatures`); ``"lsh"``: CLK-only LSH
-            (:mod:`pprl.block.lsh`).
+            (:mod:`pprl.block.lsh`); ``"signatures+lsh"``: the union of both (the signatures'
+            pairs plus LSH's guarantee at the threshold; costs about what LSH costs).
         workers: threads (None: every core).
         progress: progress bars on stderr.
         top_k: keep only each left record's ``top_k`` best pairs among those found (as
@@ -107,6 +108,18 @@ def run_blocking(a: Encodings, b: Encodings | None, keys_a: Mapping, keys_b: Map
         sb = signature_blocks(keys_a, keys_b, n_left=len(a), n_right=None if b is None else len(b),
                               names=names, max_block_pairs=max_block_pairs, oversized=oversized)
         cands = _signatures(a, b, sb, t, top_k, recall, seed, n_workers, progress, report)
+    elif method == "signatures+lsh":
+        # Global LSH covers every pair the split of oversized blocks would: drop those instead.
+        sb = signature_blocks(keys_a, keys_b, n_left=len(a), n_right=None if b is None else len(b),
+                              names=names, max_block_pairs=max_block_pairs, oversized="drop")
+        _describe_blocks(report, sb, b is None)
+        found = dice_blocks(a, b, sb.blocks, threshold=t, workers=n_workers, progress=progress,
+                            fields=False)
+        run = lsh_pairs(a, b, plan.params, t, workers=n_workers, progress=progress)
+        cands = finish(a, b, np.concatenate([found.left, run.left]),
+                       np.concatenate([found.right, run.right]), t, n_workers, progress, top_k)
+        report.comparisons = sb.comparisons() + run.collisions
+        report.guaranteed_recall = plan.guaranteed_recall
     else:
         run = lsh_pairs(a, b, plan.params, t, workers=n_workers, progress=progress)
         cands = finish(a, b, run.left, run.right, t, n_workers, progress, top_k)
@@ -122,14 +135,15 @@ def _choose(a, b, names, t, method, exact_pairs, recall, seed, workers):
     n_pairs = total_pairs(len(a), None if b is None else len(b))
     if method == "none":
         return "none", "requested", None
+    if method.startswith("signatures") and not names:
+        raise DataError(_no_keys(a, b, method))
     if method == "signatures":
-        if not names:
-            raise DataError(_no_keys(a, b))
         return "signatures", "requested", None
-    if method == "lsh":
+    if method in ("lsh", "signatures+lsh"):
         if t <= 0.0:
-            raise ValueError("blocking='lsh' needs a threshold above 0 (every pair scores >= 0)")
-        return "lsh", "requested", plan_lsh(a, b, threshold=t, recall=recall, seed=seed,
+            raise ValueError(f"blocking={method!r} needs a threshold above 0 (every pair scores "
+                             ">= 0)")
+        return method, "requested", plan_lsh(a, b, threshold=t, recall=recall, seed=seed,
                                              workers=workers)
     if t <= 0.0:
         return "none", "threshold 0 keeps every pair", None
@@ -146,24 +160,29 @@ def _choose(a, b, names, t, method, exact_pairs, recall, seed, workers):
                    f"{plan.exhaustive_seconds:.0f} s"), plan
 
 
-def _no_keys(a: Encodings, b: Encodings | None) -> str:
+def _no_keys(a: Encodings, b: Encodings | None, method: str) -> str:
     have = f"a has {sorted(a.block_keys)}" + ("" if b is None else f", b has {sorted(b.block_keys)}")
-    return (f"blocking='signatures' needs blocking keys shared by both sides ({have}); encode "
+    return (f"blocking={method!r} needs blocking keys shared by both sides ({have}); encode "
             "with a schema that declares `blocking`, or use blocking='lsh'")
 
 
-def _signatures(a, b, sb: SignatureBlocks, t, top_k, recall, seed, workers, progress,
-                report: BlockingReport) -> Candidates:
+def _describe_blocks(report: BlockingReport, sb: SignatureBlocks, dedup: bool) -> None:
+    """Passes, comparisons, oversized blocks, size histogram and the largest blocks."""
     report.passes = sb.passes
     report.comparisons = sb.comparisons()
     report.oversized = sum(p.oversized for p in sb.passes)
     report.oversized_rule = sb.rule if report.oversized else None
     sizes = sb.sizes
-    pairs = sizes[:, 1] * (sizes[:, 1] - 1) // 2 if b is None else sizes[:, 1] * sizes[:, 2]
+    pairs = sizes[:, 1] * (sizes[:, 1] - 1) // 2 if dedup else sizes[:, 1] * sizes[:, 2]
     report.size_histogram = pairs_histogram(pairs)
     top = np.argsort(-pairs, kind="stable")[:10]
     report.largest_blocks = [(sb.passes[sizes[k, 0]].name, int(sizes[k, 1]),
-                              int(sizes[k, 1] if b is None else sizes[k, 2])) for k in top]
+                              int(sizes[k, 1] if dedup else sizes[k, 2])) for k in top]
+
+
+def _signatures(a, b, sb: SignatureBlocks, t, top_k, recall, seed, workers, progress,
+                report: BlockingReport) -> Candidates:
+    _describe_blocks(report, sb, b is None)
     if sb.split_left is None:
         return dice_blocks(a, b, sb.blocks, threshold=t, top_k=top_k, workers=workers,
                            progress=progress)

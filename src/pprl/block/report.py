@@ -68,7 +68,7 @@ class BlockingReport:
         parts = [f"blocking={self.method} ({self.reason})", sizes,
                  f"{self.comparisons:,} comparisons (reduction ratio {self.reduction_ratio:.6f})",
                  f"{self.candidates:,} pairs >= {self.threshold:g}"]
-        if self.lsh is not None and self.method == "lsh":
+        if self.lsh is not None and self.method.endswith("lsh"):
             parts.append(f"{self.lsh.params.bands} bands x {self.lsh.params.hashes} "
                          f"{self.lsh.params.family}")
         if self.guaranteed_recall is not None:
@@ -216,7 +216,9 @@ def plot(report: BlockingReport):
     top = report.largest_blocks[:10]
     if top:
         labels = [f"{src} ({left}x{right})" for src, left, right in top]
-        ax_top.barh(range(len(top)), [left * right for _, left, right in top], color="tab:orange")
+        pairs = [left * (left - 1) // 2 if report.n_right is None else left * right
+                 for _, left, right in top]
+        ax_top.barh(range(len(top)), pairs, color="tab:orange")
         ax_top.set_yticks(range(len(top)), labels, fontsize=7)
         ax_top.invert_yaxis()
         ax_top.set_xscale("log")
