@@ -111,7 +111,7 @@ def pr_curve(scores: np.ndarray, is_match: np.ndarray, n_true: int) -> pd.DataFr
     s, m = scores[order], is_match[order]
     tp = np.cumsum(m)
     n = np.arange(1, len(s) + 1)
-    last = np.r_[s[1:] != s[:-1], True]  # the last link at each distinct score
+    last = np.r_[s[1:] != s[:-1], True][: len(s)]  # the last link at each distinct score
     tp, n, s = tp[last], n[last], s[last]
     with np.errstate(invalid="ignore", divide="ignore"):
         precision = tp / n

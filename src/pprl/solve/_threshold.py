@@ -16,7 +16,7 @@ estimated F1.
 
 Deduplication (one file). A fixed random half of the records against the other half is a two-party
 problem with the same score distributions (about half of the duplicate pairs cross the halves), so
-the same estimate applies; its precision at each threshold is carried over to all candidate pairs.
+the same estimate applies, and its threshold and estimated precision and recall are reported.
 
 Neither estimate needs labels; both need candidates well below the final threshold (the bulk of the
 non-matches): compare at about 0.5, with ``top_k`` to bound memory.
@@ -24,6 +24,7 @@ non-matches): compare at about 0.5, with ``top_k`` to bound memory.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -50,7 +51,7 @@ class ThresholdChoice:
     """A threshold and the linkage quality it is expected to give (estimated without truth).
 
     ``precision``/``recall``/``f1`` are estimates; ``matches`` the estimated number of true
-    matches (pairs, for deduplication); ``method`` how the threshold was set; ``diagnostics``
+    matches (duplicate pairs, for deduplication); ``method`` how the threshold was set; ``diagnostics``
     holds the estimated curves (``thresholds``, ``precision``, ``recall``, ``f1``, ``links``)
     and the quantities behind them.
     """
@@ -97,8 +98,12 @@ def choose_threshold(candidates: Candidates, *, dedup: bool | None = None,
                                "no-candidates", 0.0)
     if matches is not None and not (math.isfinite(matches) and matches >= 0):
         raise ValueError(f"matches must be a non-negative number, got {matches!r}")
-    fit = _fit_dedup(candidates, matches) if dedup else _fit_two_party(candidates, matches)
-    choice = fit.choice("dedup-tail" if dedup else "one-to-one-tail")
+    if dedup:
+        # the split's estimates stand for the file; its matches are about half the duplicates
+        choice = _fit_dedup(candidates, matches).choice("dedup-split")
+        choice = dataclasses.replace(choice, matches=2.0 * choice.matches)
+    else:
+        choice = _fit_two_party(candidates, matches).choice("one-to-one-tail")
     logger.info("auto threshold %.4f (estimated precision %.4f, recall %.4f, F1 %.4f, %s)",
                 choice.threshold, choice.precision, choice.recall, choice.f1, choice.method)
     return choice
@@ -193,9 +198,12 @@ def _tail_rate(rec: np.ndarray, score: np.ndarray, n_conf: int, ts: np.ndarray,
     return tail[np.searchsorted(s_sorted, ts, side="left")] / n_conf
 
 
-def _missed_below(ts: np.ndarray, true: np.ndarray, t_safe: float) -> float:
+def _missed_below(ts: np.ndarray, true: np.ndarray, links: np.ndarray, t_safe: float,
+                  low: float) -> float:
     """Estimated true matches scoring below ``t_safe``: a normal model of ``sqrt(1 - score)`` fitted
-    to the estimated true links above it (exact agreements, score 1, are left out of the fit)."""
+    to the estimated true links above it (exact agreements, score 1, are left out of the fit).
+    Between the lowest candidate score ``low`` and ``t_safe`` there cannot be more matches than
+    links; below ``low`` the candidates show nothing, so the model's mass counts in full."""
     if ts[0] < 0.0 or ts[-1] > 1.0:
         return 0.0  # not a [0, 1] similarity: no extrapolation
     k0 = int(np.searchsorted(ts, t_safe))
@@ -209,22 +217,25 @@ def _missed_below(ts: np.ndarray, true: np.ndarray, t_safe: float) -> float:
     mu0 = float(np.average(y, weights=w))
     sd0 = float(np.sqrt(np.average((y - mu0) ** 2, weights=w))) + 1e-3
 
-    def inside(mu, sd):
-        return stats.norm.cdf(y_cut, mu, sd) - stats.norm.cdf(0.0, mu, sd)
+    def mass(mu, sd, lo, hi):
+        return stats.norm.cdf(hi, mu, sd) - stats.norm.cdf(lo, mu, sd)
 
     def nll(p):
         mu, sd = p[0], math.exp(p[1])
-        return -float(np.sum(w * (stats.norm.logpdf(y, mu, sd) - np.log(inside(mu, sd) + 1e-300))))
+        inside = mass(mu, sd, 0.0, y_cut) + 1e-300
+        return -float(np.sum(w * (stats.norm.logpdf(y, mu, sd) - np.log(inside))))
 
     res = optimize.minimize(nll, [mu0, math.log(sd0)], method="Nelder-Mead",
                             options={"xatol": 1e-4, "fatol": 1e-6, "maxiter": 400})
     mu, sd = float(res.x[0]), math.exp(float(res.x[1]))
-    p_in = inside(mu, sd)
-    p_all = 1.0 - stats.norm.cdf(0.0, mu, sd)
-    return float(w.sum() * max(p_all - p_in, 0.0) / max(p_in, 1e-9))
+    scale = float(w.sum()) / max(mass(mu, sd, 0.0, y_cut), 1e-9)
+    y_low = math.sqrt(max(1.0 - max(low, 0.0), 0.0))
+    band = scale * mass(mu, sd, y_cut, y_low)  # matches in [low, t_safe)
+    under = scale * mass(mu, sd, y_low, math.inf)  # matches below every candidate
+    return min(band, float(links[0] - links[k0])) + under
 
 
-def _iterate(ts, links, false_fn, t0: float, m0: float, fixed_m: float | None):
+def _iterate(ts, links, false_fn, t0: float, m0: float, fixed_m: float | None, low: float):
     """Fixed point of (threshold, matches): false links depend on both; both on the estimate."""
     t, m = t0, (m0 if fixed_m is None else fixed_m)
     false = np.zeros(len(ts))
@@ -234,7 +245,8 @@ def _iterate(ts, links, false_fn, t0: float, m0: float, fixed_m: float | None):
         if fixed_m is None:
             safe = false <= _SAFE_FDR * links
             k_safe = int(np.argmax(safe)) if safe.any() else len(ts) - 1
-            new_m = max(float(true[k_safe]) + _missed_below(ts, true, float(ts[k_safe])), 1.0)
+            missed = _missed_below(ts, true, links, float(ts[k_safe]), low)
+            new_m = max(float(true[k_safe]) + missed, 1.0)
         else:
             new_m = fixed_m
         f1 = 2.0 * true / (links + max(new_m, float(true.max())))
@@ -266,7 +278,8 @@ def _fit_two_party(c: Candidates, fixed_m: float | None) -> _Fit:
         rate = _tail_rate(c.left[sel], c.score[sel], int(conf.sum()), ts, rho)
         return max(n_left - m, 0.0) * rate
 
-    false, m = _iterate(ts, links, false_fn, float(np.median(lscore)), len(lscore) / 2, fixed_m)
+    false, m = _iterate(ts, links, false_fn, float(np.median(lscore)), len(lscore) / 2, fixed_m,
+                        c.threshold)
     return _Fit(ts, links.astype(float), false, m,
                 {"left_records": n_left, "right_records": n_right, "candidates": len(c),
                  "candidate_threshold": c.threshold})
@@ -287,12 +300,8 @@ def _fit_dedup(c: Candidates, fixed_m: float | None) -> _Fit:
     two = Candidates(pos[left], pos[right], c.score[cross], left_ids=rows_left,
                      right_ids=rows_right, threshold=c.threshold)
     fit = _fit_two_party(two, None if fixed_m is None else fixed_m / 2.0)
-    # back to the whole file: pairs above t, and twice the crossing false pairs and matches
-    ts = fit.ts
-    pairs = len(c) - np.searchsorted(np.sort(c.score), ts, side="left")
-    false = fit.false * pairs / np.maximum(fit.links, 1.0)
-    extra = {**fit.extra, "records": n, "candidates": len(c), "split_candidates": len(two)}
-    return _Fit(ts, pairs.astype(float), false, 2.0 * fit.matches, extra)
+    fit.extra.update(records=n, candidates=len(c), split_candidates=len(two))
+    return fit
 
 
 def apply_threshold(candidates: Candidates, threshold: float | str | None,
