@@ -172,3 +172,17 @@ def test_spec_errors_name_the_file_and_table(tmp_path, linked, edit, message):
 def test_missing_spec_file(tmp_path):
     with pytest.raises(DataError, match="release spec not found"):
         disclosure.release(tmp_path / "nope.toml")
+
+
+def test_csv_data_matches_numeric_spec_categories(tmp_path, linked):
+    linked.to_csv(tmp_path / "linked.csv", index=False)  # read back as text: "2024"
+    spec = {"data": "linked.csv", "output": "o", "formats": ["csv"],
+            "budget": {"epsilon": 100.0},
+            "tables": [{"name": "by_year", "method": "dp", "dimensions": ["year"],
+                        "epsilon": 100.0, "categories": {"year": [2024, 2025]}}]}
+    written = disclosure.release(spec, base_dir=tmp_path)
+    got = pd.read_csv(written["by_year"]["csv"])
+    truth = linked["year"].value_counts()
+    # scale 1/100: the noise is almost surely 0, at most 1
+    assert got["year"].tolist() == [2024, 2025]
+    assert (abs(got["count"] - [truth[2024], truth[2025]]) <= 1).all()

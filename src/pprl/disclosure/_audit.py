@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+from scipy.optimize import Bounds, LinearConstraint, milp
 
 from .._log import logger
 from ..errors import DataError
@@ -114,23 +114,40 @@ class System:
         return milp(objective, constraints=self.constraints + extra,
                     integrality=np.full(len(self.free), 1 if integral else 0), bounds=bounds)
 
+    def _optimum(self, objective: np.ndarray) -> float | None:
+        """min objective @ x over the integer program (``-inf`` if unbounded, None if
+        infeasible). The LP relaxation answers when its optimal vertex is integral."""
+        lp = self._run(objective, [], integral=False)
+        if lp.status == 2:
+            return None
+        if lp.status == 3:
+            return -float("inf")
+        if lp.status == 0 and np.allclose(lp.x, np.rint(lp.x), atol=1e-9, rtol=0):
+            return float(round(lp.fun))
+        ip = self._run(objective, [])
+        if ip.status == 0:
+            return float(round(ip.fun))
+        if ip.status == 2 or (ip.status == 4 and lp.status == 2):
+            return None
+        raise RuntimeError(f"audit: the solver failed ({ip.message})")
+
     def interval(self, cell: int) -> tuple[float, float]:
-        """[min, max] of ``cell`` over the integer program (max may be ``inf``)."""
+        """[min, max] of ``cell`` over the integer program (max may be ``inf``).
+
+        An unbounded LP relaxation of a feasible integer program with rational data means the
+        integer program is unbounded too, so ``inf`` is exact.
+        """
         row = self.matrix[[cell]].toarray().reshape(-1)
         base = float(self.offset[cell])
         if not row.any():
             return base, base
-        low = self._run(row, [])
-        if low.status != 0:
-            raise DataError(f"{_INCONSISTENT} ({low.message})")
-        high = self._run(-row, [])
-        if high.status == 0:
-            return base + round(low.fun), base - round(high.fun)
-        # The program is feasible (its minimum exists), so an unbounded LP relaxation means the
-        # integer program is unbounded too (rational data).
-        if _lp(-row, self.constraints, len(self.free)).status == 3:
-            return base + round(low.fun), float("inf")
-        raise RuntimeError(f"audit: the maximisation failed ({high.message})")
+        low = self._optimum(row)
+        if low is None:
+            raise DataError(_INCONSISTENT)
+        high = self._optimum(-row)
+        if high is None:  # cannot happen once the minimum exists
+            raise RuntimeError("audit: the maximisation found no table")
+        return base + low, base - high
 
     def reach(self, cell: int, target: int) -> np.ndarray | None:
         """A full finest table the attacker cannot rule out with ``cell >= target``, or None."""
@@ -140,37 +157,16 @@ class System:
             return None
         extra = [LinearConstraint(row, need, np.inf)] if need > 0 else []
         zero = np.zeros(len(self.free))
-        if self._run(zero, extra, integral=False).x is None:  # cheap refusal: LP infeasible
+        res = self._run(zero, extra, integral=False)
+        if res.x is None:  # the LP relaxation is infeasible: so is the integer program
             return None
-        res = self._run(zero, extra)
-        if res.x is None:
-            return None
+        if not np.allclose(res.x, np.rint(res.x), atol=1e-9, rtol=0):
+            res = self._run(zero, extra)
+            if res.x is None:
+                return None
         x = self.known.copy()
         x[self.free] = np.rint(res.x).astype(np.int64)
         return x
-
-
-def _lp(objective: np.ndarray, cons: list[LinearConstraint], n: int):
-    """The LP relaxation of min objective @ x, x >= 0 (to tell 'unbounded' from a failure)."""
-    a_eq, b_eq, a_ub, b_ub = [], [], [], []
-    for c in cons:
-        rows = c.A.shape[0]
-        lb, ub = np.broadcast_to(c.lb, rows), np.broadcast_to(c.ub, rows)
-        if np.array_equal(lb, ub):
-            a_eq.append(c.A)
-            b_eq.append(lb)
-        else:
-            a_ub.append(-c.A)
-            b_ub.append(-lb)
-    return linprog(
-        objective,
-        A_ub=sparse.vstack(a_ub) if a_ub else None,
-        b_ub=np.concatenate(b_ub) if b_ub else None,
-        A_eq=sparse.vstack(a_eq) if a_eq else None,
-        b_eq=np.concatenate(b_eq) if b_eq else None,
-        bounds=(0, None),
-        method="highs",
-    )
 
 
 def audit(

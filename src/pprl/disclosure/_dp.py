@@ -434,12 +434,12 @@ def _quantise(lay: Layout, value: str, bounds: tuple[float, float],
         raise ValueError(f"bounds must be (low, high) numbers, got {bounds!r}") from None
     if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
         raise ValueError(f"bounds must be finite with low < high, got {bounds!r}")
-    col = lay.rows[value]
     try:
-        values = pd.to_numeric(col, errors="raise").to_numpy(dtype=float)
+        numeric = pd.to_numeric(lay.rows[value], errors="raise")
     except (TypeError, ValueError):
         raise DataError(f"column {value!r} is not numeric") from None
-    integral = pd.api.types.is_integer_dtype(col) or pd.api.types.is_bool_dtype(col)
+    values = numeric.to_numpy(dtype=float)
+    integral = pd.api.types.is_integer_dtype(numeric) or pd.api.types.is_bool_dtype(numeric)
     if resolution is None:
         resolution = 1.0 if integral and lo.is_integer() and hi.is_integer() else (hi - lo) / 1e4
     res = _check_amount("resolution", resolution)

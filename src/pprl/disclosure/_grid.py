@@ -67,6 +67,9 @@ def category_lists(
                     "fill them with an explicit category such as 'Unknown' before tabulating"
                 )
             cats = _sorted_categories(series.tolist())
+            if not cats:
+                raise DataError(f"column {col!r} has no values (empty data); list its "
+                                "categories explicitly")
         if margins and any(isinstance(c, str) and c == TOTAL for c in cats):
             raise DataError(f"column {col!r} has a category {TOTAL!r}, which names the margins")
         out.append(cats)

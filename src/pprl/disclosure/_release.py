@@ -269,16 +269,28 @@ def _precheck(frame: pd.DataFrame, dp_tables: list[dict], budget: Budget, origin
         parts = 2 if t["measure"] == "mean" else 1
         part = privacy.amount / parts
         total += parts * (part if privacy.measure == budget.measure else part**2 / 2)
-        layout(frame, t["dimensions"], t["categories"], privacy_unit=t.get("privacy_unit"),
+        layout(frame, t["dimensions"], _as_text_where_text(frame, t["categories"]),
+               privacy_unit=t.get("privacy_unit"),
                max_contributions=t.get("max_contributions", 1), margins=t.get("margins", False),
                value=t.get("value"))
     budget.check(total, f"{origin} ({len(dp_tables)} dp tables)")
 
 
+def _as_text_where_text(frame: pd.DataFrame, categories: Mapping) -> dict:
+    """Spec categories as text for columns read as text (CSV cells are text: year 2024 in the
+    spec must match "2024" in the data)."""
+    out = {}
+    for col, cats in categories.items():
+        textual = col in frame.columns and pd.api.types.is_string_dtype(frame[col])
+        out[col] = [str(c) for c in cats] if textual else list(cats)
+    return out
+
+
 def _dp_table(frame: pd.DataFrame, t: dict, budget: Budget | None, origin: str):
     fn = _DP[t["measure"]]
+    categories = _as_text_where_text(frame, t["categories"])
     try:
-        result = fn(frame, t["dimensions"], categories=t["categories"], budget=budget,
+        result = fn(frame, t["dimensions"], categories=categories, budget=budget,
                     label=f"{origin}: {t['name']}", **_dp_args(t))
     except PprlError:
         raise

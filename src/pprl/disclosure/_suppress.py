@@ -9,15 +9,25 @@ published a suppressed cell is known to be >= 1 by construction.
 
 How complementary cells are chosen: each primary cell (smallest first) needs a *certificate*, an
 alternative non-negative integer table that agrees with every published cell, respects the floor
-of every suppressed cell and gives the primary cell a value >= threshold. If no certificate found
-so far does that, one small integer program chooses the cheapest set of extra cells to suppress
-(cost ``1 + log(count)``: few and small cells, margins are large so they come last) together with
-such a table, moving any cell by at most the missing amount (then, if infeasible, by any amount).
-Suppressing more cells never invalidates a certificate (their values in it equal the truth, so
->= threshold), so once every primary cell has one, the release passes the audit. Every
-certificate is verified in exact integer arithmetic; if a solver answer fails the check (or times
-out) the fallback suppresses every published cell that contains one non-zero finest cell of the
-primary cell, which makes that finest cell, and so the primary cell, unbounded above.
+of every suppressed cell and gives the primary cell a value >= threshold. A primary cell that no
+certificate found so far raises is handled in this order:
+
+1. an integer program (``scipy.optimize.milp``) looks for a certificate under the current
+   suppression (nothing more to suppress);
+2. else the LP relaxation of the cheapest-protection program chooses the cells: published cells
+   may move (by at most the missing amount, then by any amount) if suppressed, at a cost of
+   ``1 + log(count)`` per cell scaled by the move, so few and small cells win and margins, being
+   large, come last; the cells it moves are suppressed and the certificate is its table (or, if
+   fractional, an integer program's);
+3. else the cheapest hypercube (Repsilber's method: ``2**d`` corners around the cell, where a
+   column's partner category may be its margin), if one fits;
+4. else the last resort: suppress every published cell containing the primary cell's largest
+   finest cell, which then is unbounded above.
+
+Suppressing more cells never invalidates a certificate (its values at newly suppressed cells are
+the true ones, so >= threshold), so once every primary cell has one, the release passes the
+audit. Every certificate is verified in exact integer arithmetic before it is used, and all of
+them again at the end.
 """
 
 from __future__ import annotations
@@ -36,6 +46,9 @@ from .._log import logger
 from ..errors import DataError
 from ._audit import Attack, _check_threshold
 from ._grid import CellSet, Grid, Table, category_lists, check_columns
+
+#: Largest hypercube search (finest cells x corners) tried before the last-resort pattern.
+MAX_CUBE_ENTRIES = 4_000_000
 
 
 def suppress(
@@ -202,7 +215,9 @@ class Problem:
             if cert is not None:
                 suppressed[extra] = True
                 return cert
-        found = self._cube(suppressed, p, allow=suppressed.size)
+        found = None
+        if self.counts.size * 2 ** len(self.shape) <= MAX_CUBE_ENTRIES:
+            found = self._cube(suppressed, p, allow=suppressed.size)
         if found is not None:
             x, extra = found
             suppressed[extra] = True
