@@ -147,3 +147,5 @@ def test_bad_tables_are_named():
         disclosure.audit([], 11)
     with pytest.raises(ValueError, match="threshold"):
         disclosure.audit(table, -3)
+    with pytest.raises(DataError, match="table 1 lists a cell twice"):
+        disclosure.audit([table, pd.concat([table, table.iloc[:1]])], 11)

@@ -2,9 +2,11 @@
 
 The attacker knows every published cell of every table released from the same data, that the
 counts are non-negative integers, that every cell adds up the finest cells beneath it, and (when
-zeros are published) that a suppressed cell is not zero. For each suppressed cell it solves two
-integer programs (``scipy.optimize.milp``: minimise and maximise the cell) and reports the interval.
-A suppressed cell is *protected* when the interval's upper end is at least the threshold, i.e. the
+zeros are published) that a suppressed cell is not zero. For each suppressed cell it minimises
+and maximises the cell over the non-negative integer tables that reproduce every published cell
+(``scipy.optimize.milp``; the LP relaxation answers directly when its optimal vertex is integral,
+and an unbounded relaxation means an unbounded integer program) and reports the interval. A
+suppressed cell is *protected* when the interval's upper end is at least the threshold, i.e. the
 published tables cannot prove that it is small.
 """
 
@@ -199,6 +201,10 @@ def audit(
                 raise DataError(f"audit: table {i} has no {col!r} column")
         if not by:
             raise DataError(f"audit: table {i} has no dimension columns")
+        if f[by].isna().any().any():
+            raise DataError(f"audit: table {i} has a missing value in its dimension columns")
+        if f.duplicated(subset=by).any():
+            raise DataError(f"audit: table {i} lists a cell twice")
     columns = list(dict.fromkeys(c for by in bys for c in by))
     cats = [
         _sorted_categories(
