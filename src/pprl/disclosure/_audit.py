@@ -25,6 +25,8 @@ from ..errors import DataError
 from ._grid import TOTAL, CellSet, Grid, _sorted_categories
 
 RESULT_COLUMNS = ("count", "suppressed", "reason", "lower", "upper", "protected")
+#: Seconds one search for an alternative table may take (suppression then suppresses more).
+REACH_TIME_LIMIT = 20.0
 
 
 @dataclass(frozen=True)
@@ -111,10 +113,13 @@ class System:
     known: np.ndarray
     constraints: list[LinearConstraint]
 
-    def _run(self, objective: np.ndarray, extra: list[LinearConstraint], integral: bool = True):
+    def _run(self, objective: np.ndarray, extra: list[LinearConstraint], integral: bool = True,
+             time_limit: float | None = None):
         bounds = Bounds(np.zeros(len(self.free)), np.full(len(self.free), np.inf))
+        options = {} if time_limit is None else {"time_limit": time_limit}
         return milp(objective, constraints=self.constraints + extra,
-                    integrality=np.full(len(self.free), 1 if integral else 0), bounds=bounds)
+                    integrality=np.full(len(self.free), 1 if integral else 0), bounds=bounds,
+                    options=options)
 
     def _optimum(self, objective: np.ndarray) -> float | None:
         """min objective @ x over the integer program (``-inf`` if unbounded, None if
@@ -124,7 +129,7 @@ class System:
             return None
         if lp.status == 3:
             return -float("inf")
-        if lp.status == 0 and np.allclose(lp.x, np.rint(lp.x), atol=1e-9, rtol=0):
+        if lp.status == 0 and _integral(lp.x):
             return float(round(lp.fun))
         ip = self._run(objective, [])
         if ip.status == 0:
@@ -151,24 +156,52 @@ class System:
             raise RuntimeError("audit: the maximisation found no table")
         return base + low, base - high
 
-    def reach(self, cell: int, target: int) -> np.ndarray | None:
-        """A full finest table the attacker cannot rule out with ``cell >= target``, or None."""
+    def reach(self, cell: int, target: int, also: Sequence[int] = ()) -> np.ndarray | None:
+        """A full finest table the attacker cannot rule out with ``cell >= target``, or None.
+
+        The LP relaxation also pushes the cells ``also`` towards ``target`` (maximising the sum
+        of their values capped at ``target``), so that one table can serve several cells; if
+        its vertex is not integral, a plain integer feasibility program decides.
+        """
         row = self.matrix[[cell]]
         need = target - int(self.offset[cell])
         if need > 0 and row.nnz == 0:
             return None
         extra = [LinearConstraint(row, need, np.inf)] if need > 0 else []
-        zero = np.zeros(len(self.free))
-        res = self._run(zero, extra, integral=False)
-        if res.x is None:  # the LP relaxation is infeasible: so is the integer program
+        x = self._pushed(extra, [q for q in also if q != cell], target)
+        if x is None:
             return None
-        if not np.allclose(res.x, np.rint(res.x), atol=1e-9, rtol=0):
-            res = self._run(zero, extra)
-            if res.x is None:
+        zero = np.zeros(len(self.free))
+        if not _integral(x) and len(also):
+            x = self._run(zero, extra, integral=False).x  # a plain vertex is often integral
+        if not _integral(x):
+            x = self._run(zero, extra, time_limit=REACH_TIME_LIMIT).x
+            if x is None:  # infeasible, or no table found in time: the caller suppresses more
                 return None
-        x = self.known.copy()
-        x[self.free] = np.rint(res.x).astype(np.int64)
-        return x
+        full = self.known.copy()
+        full[self.free] = np.rint(x).astype(np.int64)
+        return full
+
+    def _pushed(self, extra: list[LinearConstraint], also: list[int],
+                target: int) -> np.ndarray | None:
+        """The LP relaxation's table (free cells only), with ``also`` pushed up; None if the
+        relaxation (and so the integer program) is infeasible."""
+        n, k = len(self.free), len(also)
+        if k == 0:
+            return self._run(np.zeros(n), extra, integral=False).x
+        cons = [LinearConstraint(sparse.hstack([c.A, sparse.csr_array((c.A.shape[0], k))]),
+                                 c.lb, c.ub) for c in self.constraints + extra]
+        # u_q <= A_q x + offset_q, 0 <= u_q <= target: maximise sum(u)
+        cons.append(LinearConstraint(
+            sparse.hstack([-self.matrix[also], sparse.identity(k, format="csr")]),
+            -np.inf, self.offset[also].astype(float)))
+        bounds = Bounds(np.zeros(n + k), np.concatenate([np.full(n, np.inf), np.full(k, target)]))
+        res = milp(np.concatenate([np.zeros(n), -np.ones(k)]), constraints=cons, bounds=bounds)
+        return None if res.x is None else res.x[:n]
+
+
+def _integral(x: np.ndarray) -> bool:
+    return bool(np.allclose(x, np.rint(x), atol=1e-9, rtol=0))
 
 
 def audit(

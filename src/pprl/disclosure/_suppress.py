@@ -47,6 +47,8 @@ from ..errors import DataError
 from ._audit import Attack, _check_threshold
 from ._grid import CellSet, Grid, Table, category_lists, check_columns
 
+_NONE = np.zeros(0, dtype=np.int64)
+
 #: Largest hypercube search (finest cells x corners) tried before the last-resort pattern.
 MAX_CUBE_ENTRIES = 4_000_000
 
@@ -165,7 +167,8 @@ class Problem:
         order = order[np.argsort(self.values[order], kind="stable")]
         for p in order:
             if not covered[p]:
-                cert = self._certificate(suppressed, p)
+                waiting = order[~covered[order]]
+                cert = self._certificate(suppressed, p, waiting)
                 certificates.append(cert)
                 covered |= cert.cells >= self.threshold
         self._check(suppressed, primary, certificates)
@@ -182,12 +185,14 @@ class Problem:
                     and (cert.cells[pub] == self.values[pub]).all()
                     and (cert.cells[suppressed] >= self.floor).all())
 
-    def _reach(self, suppressed: np.ndarray, p: int) -> Certificate | None:
-        """A verified certificate for ``p`` under ``suppressed`` without more suppression."""
+    def _reach(self, suppressed: np.ndarray, p: int,
+               also: np.ndarray = _NONE) -> Certificate | None:
+        """A verified certificate for ``p`` under ``suppressed`` without more suppression (one
+        that raises the primary cells ``also`` too, where it can)."""
         floor = np.where(suppressed, self.floor, 0)
         try:
             x = Attack(self.matrix, self.values, ~suppressed, floor).system().reach(
-                p, self.threshold)
+                p, self.threshold, also)
         except DataError:
             return None
         if x is None:
@@ -196,9 +201,10 @@ class Problem:
         ok = self._valid(suppressed, cert) and cert.cells[p] >= self.threshold
         return cert if ok else None
 
-    def _certificate(self, suppressed: np.ndarray, p: int) -> Certificate:
-        """A verified certificate for ``p``, suppressing more cells (in place) if needed."""
-        cert = self._reach(suppressed, p)
+    def _certificate(self, suppressed: np.ndarray, p: int, waiting: np.ndarray) -> Certificate:
+        """A verified certificate for ``p``, suppressing more cells (in place) if needed;
+        ``waiting`` are the primary cells still without one."""
+        cert = self._reach(suppressed, p, waiting)
         if cert is not None:
             return cert
         delta = self.threshold - int(self.values[p])
@@ -211,7 +217,7 @@ class Problem:
             trial[extra] = True
             cert = self._certify(x)
             if not (self._valid(trial, cert) and cert.cells[p] >= self.threshold):
-                cert = self._reach(trial, p)  # the LP table is fractional: solve for integers
+                cert = self._reach(trial, p, waiting)  # the LP table is fractional
             if cert is not None:
                 suppressed[extra] = True
                 return cert
