@@ -162,13 +162,13 @@ def _scores_mask(builder, common, q_ptr, p, threshold, out_ptr):
 def dice8(typingctx, left, u, right, index, v, last, p, q, threshold, out):
     """Dice of left row ``u`` against the right rows at positions ``v .. v+7``; a bit mask.
 
-    ``right`` is either 2-d rows, read at ``index[v + r]``, or 3-d groups ``(m / 8, nwords, 8)``
-    (``index`` None, ``v`` a multiple of 8).
-    Rows are read at positions up to ``last`` only (lanes beyond repeat it: no needless cache
-    misses at the end of a small block). ``q[v + r]`` (int32) is the popcount of the right row at
-    position ``v + r`` and ``p`` that of the left row. Bit r of the result is set when score r >=
-    ``threshold``; whenever the result is not zero the eight scores are in ``out[0:8]``; lanes
-    past ``last`` mean nothing. The caller guarantees that positions ``v .. v+7`` exist (padding).
+    ``right`` is either 2-d rows, read at ``index[v + r]`` for positions up to ``last`` only
+    (lanes beyond repeat it: no needless cache misses at the end of a small block), or 3-d
+    groups ``(m / 8, nwords, 8)`` (``index`` None, ``v`` a multiple of 8, one group read whole).
+    ``q[v + r]`` (int32) is the popcount of the right row at position ``v + r`` and ``p`` that of
+    the left row. Bit r of the result is set when score r >= ``threshold``; whenever the result
+    is not zero the eight scores are in ``out[0:8]``. Lanes past ``last`` mean nothing (the
+    caller drops them). The caller guarantees that positions ``v .. v+7`` exist (padding).
     """
     grouped = isinstance(right, types.Array) and right.ndim == 3
     if not (_is_rows(left) and (_is_rows(right) or (grouped and right.layout == "C"
