@@ -15,6 +15,10 @@ The eight scores are tested against the threshold first without division (``2c >
 relative slack of 1e-12, a strict superset of the exact test); only when a lane may pass are the
 scores divided, as one vector. IEEE division is correctly rounded in vector and scalar form alike,
 so every score is bit-identical to anonlink's ``2 * |a & b| / (|a| + |b|)`` in float64.
+
+Note for developers: numba's on-disk cache of a kernel tracks only the kernel's own source file.
+After editing this module, touch the modules whose kernels use it (``_kernels.py``, and
+``pprl.block._kernels`` for ``popcnt64``) so that their cached machine code is rebuilt.
 """
 
 from __future__ import annotations
