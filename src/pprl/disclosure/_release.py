@@ -236,6 +236,8 @@ def _budget(spec: Mapping, base: Path, origin: str) -> Budget:
     if not isinstance(b, Mapping):
         raise DataError(f"{origin}: dp tables need a [budget] with epsilon or rho (and a path)")
     path = b.get("path")
+    if path is None:
+        logger.warning("%s: [budget] has no path; the ledger will not persist across runs", origin)
     try:
         return Budget(b.get("epsilon"), rho=b.get("rho"),
                       path=base / str(path) if path is not None else None)

@@ -12,8 +12,9 @@ alternative non-negative integer table that agrees with every published cell, re
 of every suppressed cell and gives the primary cell a value >= threshold. A primary cell that no
 certificate found so far raises is handled in this order:
 
-1. an integer program (``scipy.optimize.milp``) looks for a certificate under the current
-   suppression (nothing more to suppress);
+1. a certificate under the current suppression (nothing more to suppress): the LP relaxation,
+   which also pushes the other waiting small cells up so that one table often serves many, or,
+   if its vertex is fractional, an integer program (``scipy.optimize.milp``);
 2. else the LP relaxation of the cheapest-protection program chooses the cells: published cells
    may move (by at most the missing amount, then by any amount) if suppressed, at a cost of
    ``1 + log(count)`` per cell scaled by the move, so few and small cells win and margins, being
