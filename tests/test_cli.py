@@ -190,3 +190,36 @@ def test_demo_runs_and_reports_quality(capsys):
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
+
+
+def test_release_and_extract_commands(capsys, tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    pd.DataFrame({"race": rng.choice(list("ABC"), 400), "sex": rng.choice(list("FM"), 400)}).to_csv(
+        tmp_path / "linked.csv", index=False)
+    (tmp_path / "release.toml").write_text(
+        'data = "linked.csv"\noutput = "pub"\n[budget]\nepsilon = 1.0\npath = "budget.json"\n'
+        '[[tables]]\nname = "by_race_sex"\nmethod = "suppress"\ndimensions = ["race", "sex"]\n'
+        '[[tables]]\nname = "dp_race"\nmethod = "dp"\ndimensions = ["race"]\nepsilon = 0.6\n'
+        'categories = { race = ["A", "B", "C"] }\n')
+    code, err = run(capsys, "release", tmp_path / "release.toml")
+    assert code == 0, err
+    assert {p.name for p in (tmp_path / "pub").iterdir()} >= {"by_race_sex.csv", "dp_race.json"}
+    code, err = run(capsys, "release", tmp_path / "release.toml")  # 0.6 + 0.6 > 1.0
+    assert code == 1 and "epsilon" in err
+
+    people = pprl.datasets.population(600, seed=2)
+    people.to_csv(tmp_path / "people.csv", index=False)
+    (tmp_path / "project.key").write_text(SECRET + "\n")
+    (tmp_path / "extract.toml").write_text(
+        'input = "people.csv"\nid_column = "entity_id"\nquasi_identifiers = ["dob", "sex", "zip"]\n'
+        'k = 5\ndrop = ["first_name", "last_name", "address"]\nsecret_file = "project.key"\n'
+        '[outputs]\ndata = "out/extract.csv"\n')
+    code, err = run(capsys, "extract", tmp_path / "extract.toml")
+    assert code == 0, err
+    out = pd.read_csv(tmp_path / "out" / "extract.csv", dtype=str)
+    assert "first_name" not in out.columns and out.groupby(["dob", "sex", "zip"]).size().min() >= 5
+    (tmp_path / "bad.toml").write_text('input = "people.csv"\nk = 1\n')
+    code, err = run(capsys, "extract", tmp_path / "bad.toml")
+    assert code == 1 and "bad.toml" in err

@@ -1,4 +1,4 @@
-"""The ``pprl`` command line: encode, link, demo.
+"""The ``pprl`` command line: encode, link, release, extract, demo.
 
 Exit codes: 0 success, 1 data error (bad file, column, value, schema, secret), 2 usage error.
 Errors are one line naming what is at fault; ``--debug`` adds the traceback. The secret is only ever
@@ -111,6 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
     link.add_argument("--out", type=Path, required=True, help="links file: .csv or .parquet")
     link.set_defaults(func=cmd_link)
 
+    rel = sub.add_parser("release", parents=[common], help="publish dashboard tables from a spec",
+                         description="Write suppressed and differentially private tables (CSV, "
+                                     "Parquet, JSON with metadata) as a TOML release spec says. "
+                                     "A spec that would overspend its privacy budget writes nothing.")
+    rel.add_argument("spec", type=Path, help="release spec (TOML)")
+    rel.set_defaults(func=cmd_release)
+
     ext = sub.add_parser("extract", parents=[common], help="de-identified research extract from a spec",
                          description="Pseudonymise ids, drop direct identifiers and generalise "
                                      "quasi-identifiers to k-anonymity, as a TOML spec says; writes "
@@ -195,6 +202,14 @@ def describe_links(links) -> str:
         if info.get("precision") is not None and info.get("recall") is not None:
             parts.append(f"estimated precision {info['precision']:.3f}, recall {info['recall']:.3f}")
     return ", ".join(parts)
+
+
+def cmd_release(args: argparse.Namespace) -> None:
+    from . import disclosure
+
+    written = disclosure.release(args.spec)
+    for table, files in written.items():
+        logger.info("%s: %s", table, ", ".join(str(p) for p in files.values()))
 
 
 def cmd_extract(args: argparse.Namespace) -> None:
