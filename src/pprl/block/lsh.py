@@ -37,16 +37,22 @@ FAMILIES = ("minhash", "hamming")
 DEFAULT_SEED = 0x5EED_B10C
 MAX_BANDS = 2048
 MAX_HASHES = {"minhash": 24, "hamming": 64}
-SAMPLE_PAIRS = 200_000
+SAMPLE_PAIRS = 1_000_000
+SAMPLE_CHUNK = 200_000
 HAMMING_QUANTILE = 0.9  # Hamming guarantees are stated for pairs up to this popcount quantile
+# MinHash's guarantee holds for every pair whatever its popcounts; Hamming is chosen only when it is
+# estimated this much cheaper.
+HAMMING_PREMIUM = 1.25
 
-# Cost model (seconds per unit on one core of the reference machine, measured with
-# benchmarks/bench_block.py). Only ratios matter: they choose r and L, and LSH against all pairs.
-COST_PROBE = 1.2e-9  # one bit probe of a MinHash scan
-COST_BIT = 1.0e-9  # one sampled bit
-COST_MEMBER = 6.0e-8  # bucket sort and join of one membership in one band
-COST_COLLISION = 2.5e-8  # one pair with equal keys: popcount bound and Dice
-COST_EXHAUSTIVE = 4.0e-9  # one pair of an all-pairs comparison (within the popcount bounds)
+# Cost model: seconds per unit on one core, fitted to whole-band runs of three configurations on
+# 1M x 1M default-schema CLKs on the 2-core reference machine (benchmarks/bench_block.py; measured
+# under a load average of ~9 and divided by 3). Only their ratios matter: they choose r and L, and
+# LSH against all pairs.
+COST_PROBE = 3.1e-8  # one bit probe of a MinHash scan
+COST_BIT = 2.8e-8  # one sampled bit of a Hamming key
+COST_MEMBER = 1.3e-7  # bucket sort and merge of one membership in one band
+COST_COLLISION = 1.2e-7  # one pair with equal keys: popcount bound and Dice of two random rows
+COST_EXHAUSTIVE = 3.9e-9  # one pair of an all-pairs comparison (within the popcount bounds)
 
 
 @dataclass(frozen=True)
@@ -145,15 +151,19 @@ def sample_pairs(a: Encodings, b: Encodings | None, size: int, seed: int):
     """Dice and popcount sums of ``size`` uniformly random pairs (distinct rows when ``b`` is None)."""
     rng = np.random.default_rng([seed, 1])
     other = a if b is None else b
-    i = rng.integers(0, len(a), size)
-    j = rng.integers(0, len(other), size)
-    if b is None:
-        keep = i != j
-        i, j = i[keep], j[keep]
-    common = np.bitwise_count(a.bits[i] & other.bits[j]).sum(axis=1, dtype=np.int64)
-    pop_sum = a.popcounts[i].astype(np.int64) + other.popcounts[j]
-    dice = np.where(pop_sum > 0, 2.0 * common / np.maximum(pop_sum, 1), 0.0)
-    return dice, pop_sum
+    dice, pop_sums = [], []
+    for start in range(0, size, SAMPLE_CHUNK):
+        m = min(SAMPLE_CHUNK, size - start)
+        i = rng.integers(0, len(a), m)
+        j = rng.integers(0, len(other), m)
+        if b is None:
+            keep = i != j
+            i, j = i[keep], j[keep]
+        common = np.bitwise_count(a.bits[i] & other.bits[j]).sum(axis=1, dtype=np.int64)
+        pop_sum = a.popcounts[i].astype(np.int64) + other.popcounts[j]
+        dice.append(np.where(pop_sum > 0, 2.0 * common / np.maximum(pop_sum, 1), 0.0))
+        pop_sums.append(pop_sum)
+    return np.concatenate(dice), np.concatenate(pop_sums)
 
 
 def bands_for(p_band: float, recall: float) -> int:
@@ -193,7 +203,8 @@ def plan_lsh(a: Encodings, b: Encodings | None = None, *, threshold: float, reca
     Every (family, r) is costed: ``L`` is the fewest bands that find a pair at the threshold with
     probability >= ``recall`` (Hamming: for pairs whose popcounts are at most the 90th percentile),
     and the cost adds the hashing of every record in every band to the expected collisions,
-    estimated from a random sample of pairs of these encodings. The cheapest wins.
+    estimated from a random sample of pairs of these encodings. The cheapest wins (Hamming only
+    when ``HAMMING_PREMIUM`` times cheaper than MinHash, whose guarantee needs no popcount caveat).
     """
     recall = check_recall(recall)
     families = FAMILIES if family == "auto" else (family,)
@@ -204,6 +215,10 @@ def plan_lsh(a: Encodings, b: Encodings | None = None, *, threshold: float, reca
     n_pairs = total_pairs(n_left, n_right)
     members = n_left + (0 if b is None else n_right)
     dice, pop_sum = sample_pairs(a, b, SAMPLE_PAIRS, seed)
+    # Pairs above the threshold (true matches, mostly) are counted apart, below: the few a sample
+    # happens to hold would swing the estimate of the non-match collisions.
+    below = dice < threshold
+    dice, pop_sum = dice[below], pop_sum[below]
     pops = a.popcounts if b is None else np.concatenate([a.popcounts, b.popcounts])
     ref_pop = int(np.quantile(pops, HAMMING_QUANTILE)) if len(pops) else 0
     mean_pop = max(float(pops.mean()) if len(pops) else 1.0, 1.0)
@@ -217,15 +232,20 @@ def plan_lsh(a: Encodings, b: Encodings | None = None, *, threshold: float, reca
             if bands > MAX_BANDS:
                 continue
             per_band = n_pairs * float(np.mean(trial.hash_probability(dice, pop_sum, universe) ** r))
-            collisions = bands * (per_band + n_matches)
+            # Pairs above the threshold are too rare to sample: count one per record of the smaller
+            # side, colliding as a pair midway between the threshold and 1 does.
+            p_match = float(trial.hash_probability((1 + threshold) / 2, 2 * mean_pop, universe)) ** r
+            collisions = bands * (per_band + n_matches * p_match)
             key_cost = r * (universe / mean_pop * COST_PROBE if fam == "minhash" else COST_BIT)
             seconds = (bands * members * (key_cost + COST_MEMBER)
                        + collisions * COST_COLLISION) / workers
             options[(fam, r)] = (seconds, bands, collisions)
+    premium = {"minhash": 1.0, "hamming": HAMMING_PREMIUM}
     if not options:
         raise ValueError(f"no LSH configuration of at most {MAX_BANDS} bands reaches recall "
                          f"{recall} at threshold {threshold}")
-    (fam, r), (seconds, bands, collisions) = min(options.items(), key=lambda kv: kv[1][0])
+    (fam, r), (seconds, bands, collisions) = min(options.items(),
+                                                 key=lambda kv: kv[1][0] * premium[kv[0][0]])
     params = LshParams(fam, r, bands, seed)
     guaranteed = float(params.find_probability(threshold, 2 * ref_pop, universe))
     plan = LshPlan(params, float(threshold), recall, universe, ref_pop, guaranteed, collisions,
