@@ -215,10 +215,11 @@ def plan_lsh(a: Encodings, b: Encodings | None = None, *, threshold: float, reca
     n_pairs = total_pairs(n_left, n_right)
     members = n_left + (0 if b is None else n_right)
     dice, pop_sum = sample_pairs(a, b, SAMPLE_PAIRS, seed)
-    # Pairs above the threshold (true matches, mostly) are counted apart, below: the few a sample
-    # happens to hold would swing the estimate of the non-match collisions.
-    below = dice < threshold
-    dice, pop_sum = dice[below], pop_sum[below]
+    # Rare pairs above the threshold (true matches, mostly) are counted apart, below: the few a
+    # sample happens to hold would swing the estimate of the non-match collisions.
+    above = dice >= threshold
+    if above.mean() < 0.01:
+        dice, pop_sum = dice[~above], pop_sum[~above]
     pops = a.popcounts if b is None else np.concatenate([a.popcounts, b.popcounts])
     ref_pop = int(np.quantile(pops, HAMMING_QUANTILE)) if len(pops) else 0
     mean_pop = max(float(pops.mean()) if len(pops) else 1.0, 1.0)
