@@ -44,7 +44,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 SCHEMAS = Path(__file__).resolve().parent / "schemas"
 SECRET = b"bench_solve secret: 32 bytes!!!!"
-BASELINE_LOW = 0.65  # baseline candidates: every pair above this (the oracle lands far above)
+BASELINE_LOW = 0.65  # two-party baseline: every pair above this (the oracle lands far above)
+DEDUP_LOW, DEDUP_TOP_K = 0.5, 20  # deduplication baseline: anonlink-style candidates with k
 
 
 # ------------------------------------------------------------------------------------ data sets
@@ -56,16 +57,14 @@ class Linkage:
     a: pd.DataFrame
     b: pd.DataFrame | None  # None: deduplicate a
     truth: pd.DataFrame  # left_id, right_id (two files) or entity_id, record_id (one file)
-    columns: list[str]
     clkhash_schema: Path
     pprl_schema: pprl.Schema
 
 
 def generated(level: str, n: int, overlap: float = 0.5, seed: int = 11) -> Linkage:
     a, b, truth = pprl.datasets.extracts(n, n, overlap=overlap, corruption=level, seed=seed)
-    cols = ["first_name", "last_name", "dob", "sex", "address", "city", "zip"]
     a, b = a.set_index("record_id"), b.set_index("record_id")
-    return Linkage(f"datasets {level} ({n}+{n}, overlap {overlap})", a, b, truth, cols,
+    return Linkage(f"datasets {level} ({n}+{n}, overlap {overlap})", a, b, truth,
                    SCHEMAS / "pprl_datasets.json", pprl.encode.default_schema())
 
 
@@ -77,16 +76,14 @@ def essnet() -> Linkage:
     both = a["person_id"].isin(pos.index)
     truth = pd.DataFrame({"left_id": a.index[both],
                           "right_id": pos.loc[a["person_id"][both]].to_numpy()})
-    cols = ["pername1", "pername2", "sex", "dob_day", "dob_mon", "dob_year", "enumcap", "enumpc"]
-    return Linkage("essnet_di census vs cis", a, b, truth, cols, SCHEMAS / "essnet_di.json",
+    return Linkage("essnet_di census vs cis", a, b, truth, SCHEMAS / "essnet_di.json",
                    pprl.Schema.load(SCHEMAS / "essnet_di.pprl.json"))
 
 
 def fake_1000() -> Linkage:
     a = pprl.io.read_table(DATA / "splink_datasets" / "fake_1000.csv").set_index("unique_id")
     truth = pd.DataFrame({"entity_id": a["cluster"].to_numpy(), "record_id": a.index})
-    cols = ["first_name", "surname", "dob", "city", "email"]
-    return Linkage("splink fake_1000 (dedup)", a, None, truth, cols, SCHEMAS / "fake_1000.json",
+    return Linkage("splink fake_1000 (dedup)", a, None, truth, SCHEMAS / "fake_1000.json",
                    pprl.Schema.load(SCHEMAS / "fake_1000.pprl.json"))
 
 
@@ -94,21 +91,24 @@ def foreigners() -> Linkage:
     a = pprl.io.read_table(DATA / "foreigners_pl" / "foreigners.csv")
     a.index = pd.Index([f"r{i}" for i in range(len(a))], name="row")
     truth = pd.DataFrame({"entity_id": a["true_id"].to_numpy(), "record_id": a.index})
-    cols = ["fname", "sname", "surname", "date", "region", "country"]
-    return Linkage("foreigners_pl (dedup)", a, None, truth, cols, SCHEMAS / "foreigners.json",
+    return Linkage("foreigners_pl (dedup)", a, None, truth, SCHEMAS / "foreigners.json",
                    pprl.Schema.load(SCHEMAS / "foreigners.pprl.json"))
 
 
 # ------------------------------------------------------------------------------------ baseline
 
 
-def clkhash_encodings(df: pd.DataFrame, schema_path: Path, columns: list[str]) -> pprl.Encodings:
+def clkhash_encodings(df: pd.DataFrame, schema_path: Path) -> pprl.Encodings:
     """clkhash 0.18's CLKs (its own generate_clks) as pprl.Encodings with the frame's ids."""
     from clkhash.clk import generate_clks
     from clkhash.schema import from_json_dict
 
-    schema = from_json_dict(json.loads(schema_path.read_text()))
-    rows = df[columns].fillna("").astype(str).to_numpy(dtype=object).tolist()
+    doc = json.loads(schema_path.read_text())
+    schema = from_json_dict(doc)
+    frame = df.reset_index()
+    names = [f["identifier"] for f in doc["features"]]  # clkhash reads rows positionally
+    text = pd.DataFrame({n: frame[n] if n in frame.columns else "" for n in names})
+    rows = text.fillna("").astype(str).to_numpy(dtype=object).tolist()
     clks = generate_clks(rows, schema, SECRET.decode(), validate=False, max_workers=1)
     strings = [base64.b64encode(c.tobytes()).decode() for c in clks]
     return pprl.Encodings.from_clkhash(strings, ids=df.index.to_numpy())
@@ -125,8 +125,8 @@ def anonlink_greedy(cands: pprl.Candidates, dedup: bool) -> np.ndarray:
 
 
 def baseline_two_party(lk: Linkage) -> dict:
-    ka = clkhash_encodings(lk.a, lk.clkhash_schema, lk.columns)
-    kb = clkhash_encodings(lk.b, lk.clkhash_schema, lk.columns)
+    ka = clkhash_encodings(lk.a, lk.clkhash_schema)
+    kb = clkhash_encodings(lk.b, lk.clkhash_schema)
     cands = compare.dice(ka, kb, threshold=BASELINE_LOW, fields=False)
     groups = anonlink_greedy(cands, dedup=False)
     pairs = np.array([sorted(g) for g in groups], dtype=np.int64).reshape(-1, 2, 2)
@@ -139,10 +139,10 @@ def baseline_two_party(lk: Linkage) -> dict:
 
 
 def baseline_dedup(lk: Linkage) -> dict:
-    ka = clkhash_encodings(lk.a, lk.clkhash_schema, lk.columns)
-    cands = compare.dice(ka, None, threshold=BASELINE_LOW, fields=False)
+    ka = clkhash_encodings(lk.a, lk.clkhash_schema)
+    cands = compare.dice(ka, None, threshold=DEDUP_LOW, top_k=DEDUP_TOP_K, fields=False)
     best = {"f1": -1.0}
-    for t in np.round(np.arange(BASELINE_LOW + 0.05, 0.99, 0.01), 2):
+    for t in np.round(np.arange(DEDUP_LOW, 0.99, 0.01), 2):
         cut = cands.select(cands.score >= t)
         label = np.full(len(ka), -1, dtype=np.int64)
         for g, group in enumerate(anonlink_greedy(cut, dedup=True)):
@@ -190,7 +190,7 @@ def pprl_dedup(lk: Linkage) -> dict:
     cands = compare.dice(ea, None, threshold=solve.AUTO_CANDIDATE_THRESHOLD, top_k=solve.AUTO_TOP_K)
     out = {"candidates": len(cands)}
     best = {"f1": -1.0}
-    for t in np.round(np.arange(0.6, 0.99, 0.01), 2):
+    for t in np.round(np.arange(DEDUP_LOW, 0.99, 0.01), 2):
         ev = solve.evaluate(solve.deduplicate(cands, threshold=t), lk.truth)
         if ev.f1 > best["f1"]:
             best = {"f1": ev.f1, "precision": ev.precision, "recall": ev.recall, "threshold": t}
@@ -231,8 +231,10 @@ def run(lk: Linkage) -> dict:
     t0 = time.perf_counter()
     base = baseline_dedup(lk) if dedup else baseline_two_party(lk)
     ours = pprl_dedup(lk) if dedup else pprl_two_party(lk)
-    print(f"  {lk.name}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
-    return {"name": lk.name, "baseline": base, **ours}
+    row = {"name": lk.name, "baseline": base, **ours}
+    print(f"{table([row]).splitlines()[-1]}  ({time.perf_counter() - t0:.0f} s)", file=sys.stderr,
+          flush=True)
+    return row
 
 
 def table(rows: list[dict]) -> str:

@@ -132,3 +132,16 @@ def test_clusters_deterministic_and_bad_input():
         pprl.solve.clusters(encs[:1], threshold=0.8)
     with pytest.raises(TypeError, match=r"encodings\[1\] must be pprl.Encodings, got str"):
         pprl.solve.clusters([encs[0], "b.parquet"], threshold=0.8)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(2, 15), st.integers(0, 40), st.integers(0, 2**32 - 1), st.data())
+def test_snapshots_are_greedy_on_prefixes(n, n_pairs, seed, data):
+    from pprl.solve._cluster import greedy_snapshots
+
+    rng = np.random.default_rng(seed)
+    u = rng.integers(0, n, n_pairs)
+    v = rng.integers(0, n, n_pairs)
+    stops = data.draw(st.lists(st.integers(0, n_pairs), max_size=5))
+    for k, labels in zip(stops, greedy_snapshots(u, v, n, stops), strict=True):
+        np.testing.assert_array_equal(labels, greedy_labels(u[:k], v[:k], n))

@@ -10,7 +10,7 @@ import pytest
 
 import pprl
 from pprl.solve import choose_threshold
-from pprl.solve._threshold import _isotonic, _tail_rate, is_dedup
+from pprl.solve._threshold import _isotonic, _TailRates, is_dedup
 
 from .conftest import SECRET, generated_candidates
 
@@ -78,15 +78,20 @@ def test_empty_candidates():
 
 
 def test_tail_rate_known_answer():
-    # one confident record with candidates 0.9 (rank 0) and 0.8 (rank 1), another with 0.85
+    # one confident record with candidates 0.9 (rank 0) and 0.8 (rank 1), another with 0.85;
+    # record 0's partner (0.99) is not a non-match candidate
     rec = np.array([0, 0, 1])
     score = np.array([0.8, 0.9, 0.85])
     ts = np.array([0.7, 0.82, 0.88, 0.95])
     rho = 0.5
-    got = _tail_rate(rec, score, 2, ts, rho)
+    tails = _TailRates(np.r_[rec, 0], np.r_[score, 0.99], np.array([True, True, True, False]))
+    got = tails.rate(np.array([True, True]), ts, rho)
     # P(usable candidate >= t): record 0 -> 1-(1-rho)^k with k candidates >= t; record 1 -> rho
     want = np.array([(0.75 + 0.5) / 2, (0.5 + 0.5) / 2, 0.5 / 2, 0.0])
     np.testing.assert_allclose(got, want)
+    # only confident records count
+    np.testing.assert_allclose(tails.rate(np.array([False, True]), ts, rho),
+                               [0.5, 0.5, 0.0, 0.0])
 
 
 def test_isotonic():

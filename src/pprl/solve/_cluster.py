@@ -23,11 +23,26 @@ def greedy_labels(u: np.ndarray, v: np.ndarray, n: int) -> np.ndarray:
 
     Nodes in no pair get -1. Exactly anonlink's ``greedy_solve`` groups, labelled by group creation.
     """
+    return greedy_snapshots(u, v, n, [len(u)])[0]
+
+
+def greedy_snapshots(u: np.ndarray, v: np.ndarray, n: int, stops) -> list[np.ndarray]:
+    """:func:`greedy_labels` after the first ``k`` pairs, for every ``k`` in ``stops`` (in order).
+
+    Greedy never revisits a pair, so its groups after a prefix of the pairs are its answer for the
+    threshold at which that prefix ends: one pass gives the answers for many thresholds.
+    """
     label = [-1] * n
     members: dict[int, list[int]] = {}
     seen: dict[int, dict[int, int]] = {}  # group -> other group -> candidate pairs between them
     next_id = 0
-    for x, y in zip(np.asarray(u).tolist(), np.asarray(v).tolist(), strict=True):
+    wanted = [int(k) for k in stops]
+    stops = sorted(set(wanted))
+    out: list[np.ndarray] = []
+    for k, (x, y) in enumerate(zip(np.asarray(u).tolist(), np.asarray(v).tolist(), strict=True)):
+        while stops and stops[0] <= k:
+            out.append(np.asarray(label, dtype=np.int64))
+            stops.pop(0)
         if x == y:
             continue
         gx, gy = label[x], label[y]
@@ -56,7 +71,9 @@ def greedy_labels(u: np.ndarray, v: np.ndarray, n: int) -> np.ndarray:
             members[next_id] = [x, y]
             label[x] = label[y] = next_id
             next_id += 1
-    return np.asarray(label, dtype=np.int64)
+    out.extend(np.asarray(label, dtype=np.int64) for _ in stops)
+    at = {k: i for i, k in enumerate(sorted(set(wanted)))}
+    return [out[at[k]] for k in wanted]
 
 
 def _merge(gx: int, gy: int, label: list[int], members: dict[int, list[int]],

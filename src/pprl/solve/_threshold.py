@@ -14,9 +14,11 @@ are reliable plus the matches' extrapolated tail below (a normal model of ``sqrt
 Threshold, ``M`` and the confident set are iterated to a fixed point; the threshold maximises the
 estimated F1.
 
-Deduplication (one file). A fixed random half of the records against the other half is a two-party
-problem with the same score distributions (about half of the duplicate pairs cross the halves), so
-the same estimate applies, and its threshold and estimated precision and recall are reported.
+Deduplication (one file). When duplicates come mostly in pairs, a fixed random half of the records
+against the other half is a two-party problem with the same scores, and the one-to-one estimate
+applies. When entities have many records, one-to-one fails; pair scores are then modelled directly
+by a two-component beta mixture (EM) above their histogram's mode. The mixture's own threshold
+tells the cases apart: are most records it links linked more than once?
 
 Neither estimate needs labels; both need candidates well below the final threshold (the bulk of the
 non-matches): compare at about 0.5, with ``top_k`` to bound memory.
@@ -24,12 +26,11 @@ non-matches): compare at about 0.5, with ``top_k`` to bound memory.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize, special, stats
 
 from .._log import logger
 from ..candidates import Candidates
@@ -42,8 +43,11 @@ AUTO_TOP_K = 10
 _SAFE_FDR = 0.05  # true links are trusted where estimated false links are below this share
 _MAX_ITER = 30
 _CURVE_POINTS = 201
-_SPLIT_SEED = 20260101
 _POSTERIOR_BINS = 40
+_MODE_BINS = 50
+_MULTI_LINK_SHARE = 0.3
+_CLUSTER_GRID = 41
+_SPLIT_SEED = 20260101
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,7 @@ class ThresholdChoice:
     """A threshold and the linkage quality it is expected to give (estimated without truth).
 
     ``precision``/``recall``/``f1`` are estimates; ``matches`` the estimated number of true
-    matches (duplicate pairs, for deduplication); ``method`` how the threshold was set; ``diagnostics``
+    matches (pairs); ``method`` how the threshold was set; ``diagnostics``
     holds the estimated curves (``thresholds``, ``precision``, ``recall``, ``f1``, ``links``)
     and the quantities behind them.
     """
@@ -99,9 +103,8 @@ def choose_threshold(candidates: Candidates, *, dedup: bool | None = None,
     if matches is not None and not (math.isfinite(matches) and matches >= 0):
         raise ValueError(f"matches must be a non-negative number, got {matches!r}")
     if dedup:
-        # the split's estimates stand for the file; its matches are about half the duplicates
-        choice = _fit_dedup(candidates, matches).choice("dedup-split")
-        choice = dataclasses.replace(choice, matches=2.0 * choice.matches)
+        fit, method = _fit_dedup(candidates, matches)
+        choice = fit.choice(method)
     else:
         choice = _fit_two_party(candidates, matches).choice("one-to-one-tail")
     logger.info("auto threshold %.4f (estimated precision %.4f, recall %.4f, F1 %.4f, %s)",
@@ -177,25 +180,33 @@ def _isotonic(y: np.ndarray, w: np.ndarray) -> np.ndarray:
     return np.repeat(level, count)
 
 
-def _tail_rate(rec: np.ndarray, score: np.ndarray, n_conf: int, ts: np.ndarray,
-               rho: float) -> np.ndarray:
-    """Per confident record: P(some non-match candidate >= t is usable), averaged; for each ts.
+class _TailRates:
+    """The non-match candidates of every record, ranked by score within the record once, so that
+    each iteration only re-weights them.
 
-    ``rec``/``score`` are the confident records' non-match candidates. A candidate ranked ``r``
-    (0 = best) within its record adds ``rho (1 - rho)^r`` (it is the best usable one).
+    ``rate(confident, ts, rho)``: averaged over the ``confident`` records, the probability that a
+    record has a usable non-match candidate >= t, for each ``ts``; a candidate ranked ``r`` (0 =
+    best) within its record adds ``rho (1 - rho)^r`` (usable, and no better one is).
     """
-    if len(score) == 0 or n_conf == 0:
-        return np.zeros(len(ts))
-    order = np.lexsort((-score, rec))
-    rec, score = rec[order], score[order]
-    start = np.r_[True, rec[1:] != rec[:-1]]
-    first = np.maximum.accumulate(np.where(start, np.arange(len(rec)), 0))
-    rank = np.arange(len(rec)) - first
-    inc = rho * (1.0 - rho) ** rank if rho < 1.0 else (rank == 0).astype(float)
-    by_score = np.argsort(score, kind="stable")
-    s_sorted = score[by_score]
-    tail = np.r_[np.cumsum(inc[by_score][::-1])[::-1], 0.0]
-    return tail[np.searchsorted(s_sorted, ts, side="left")] / n_conf
+
+    def __init__(self, rec: np.ndarray, score: np.ndarray, eligible: np.ndarray):
+        idx = np.flatnonzero(eligible)
+        order = idx[np.lexsort((-score[idx], rec[idx]))]
+        self.rec, self.score = rec[order], score[order]
+        start = np.r_[True, self.rec[1:] != self.rec[:-1]][: len(self.rec)]
+        self.rank = np.arange(len(self.rec)) - np.maximum.accumulate(
+            np.where(start, np.arange(len(self.rec)), 0))
+        self.by_score = np.argsort(self.score, kind="stable")
+        self.sorted_scores = self.score[self.by_score]
+
+    def rate(self, confident: np.ndarray, ts: np.ndarray, rho: float) -> np.ndarray:
+        n_conf = int(confident.sum())
+        if len(self.rec) == 0 or n_conf == 0:
+            return np.zeros(len(ts))
+        inc = rho * (1.0 - rho) ** self.rank if rho < 1.0 else (self.rank == 0).astype(float)
+        inc = np.where(confident[self.rec], inc, 0.0)[self.by_score]
+        tail = np.r_[np.cumsum(inc[::-1])[::-1], 0.0]
+        return tail[np.searchsorted(self.sorted_scores, ts, side="left")] / n_conf
 
 
 def _missed_below(ts: np.ndarray, true: np.ndarray, links: np.ndarray, t_safe: float,
@@ -218,12 +229,13 @@ def _missed_below(ts: np.ndarray, true: np.ndarray, links: np.ndarray, t_safe: f
     sd0 = float(np.sqrt(np.average((y - mu0) ** 2, weights=w))) + 1e-3
 
     def mass(mu, sd, lo, hi):
-        return stats.norm.cdf(hi, mu, sd) - stats.norm.cdf(lo, mu, sd)
+        return float(special.ndtr((hi - mu) / sd) - special.ndtr((lo - mu) / sd))
 
     def nll(p):
         mu, sd = p[0], math.exp(p[1])
         inside = mass(mu, sd, 0.0, y_cut) + 1e-300
-        return -float(np.sum(w * (stats.norm.logpdf(y, mu, sd) - np.log(inside))))
+        log_pdf = -0.5 * ((y - mu) / sd) ** 2 - math.log(sd)  # up to a constant
+        return -float(np.dot(w, log_pdf)) + float(w.sum()) * math.log(inside)
 
     res = optimize.minimize(nll, [mu0, math.log(sd0)], method="Nelder-Mead",
                             options={"xatol": 1e-4, "fatol": 1e-6, "maxiter": 400})
@@ -269,14 +281,11 @@ def _fit_two_party(c: Candidates, fixed_m: float | None) -> _Fit:
     partner[c.left[keep]] = c.right[keep]
     link_score = np.full(n_left, -np.inf)
     link_score[c.left[keep]] = lscore
-    other = c.right != partner[c.left]
+    tails = _TailRates(c.left, c.score, c.right != partner[c.left])
 
     def false_fn(t: float, m: float) -> np.ndarray:
-        conf = link_score >= t
-        sel = other & conf[c.left]
         rho = min(max(n_right - m, 0.0) / max(n_right, 1), 1.0)
-        rate = _tail_rate(c.left[sel], c.score[sel], int(conf.sum()), ts, rho)
-        return max(n_left - m, 0.0) * rate
+        return max(n_left - m, 0.0) * tails.rate(link_score >= t, ts, rho)
 
     false, m = _iterate(ts, links, false_fn, float(np.median(lscore)), len(lscore) / 2, fixed_m,
                         c.threshold)
@@ -285,9 +294,24 @@ def _fit_two_party(c: Candidates, fixed_m: float | None) -> _Fit:
                  "candidate_threshold": c.threshold})
 
 
-def _fit_dedup(c: Candidates, fixed_m: float | None) -> _Fit:
-    """One file: a fixed random half of the records against the other half is a two-party
-    problem with the same score distributions (half of the duplicate pairs cross the halves)."""
+def _fit_dedup(c: Candidates, fixed_m: float | None) -> tuple[_Fit, str]:
+    """One file. Mostly pairs of duplicates: a fixed random half of the records against the other
+    half is a two-party problem with the same scores, and the one-to-one model applies. Larger
+    entities break one-to-one; then a beta mixture of the pair scores decides. Which case holds is
+    read off the mixture's own threshold: are most linked records linked more than once?"""
+    p = _pair_probabilities(c)
+    mixture = _fit_pairs(c, p)
+    t = mixture.choice("dedup-mixture").threshold
+    cut = c.score >= t
+    degree = np.bincount(np.r_[c.left[cut], c.right[cut]])
+    linked = degree[degree > 0]
+    if len(linked) and np.mean(linked >= 2) >= _MULTI_LINK_SHARE:
+        return _fit_clusters(c, p), "dedup-mixture"
+    return _fit_split(c, fixed_m), "dedup-split"
+
+
+def _fit_split(c: Candidates, fixed_m: float | None) -> _Fit:
+    """The two-party fit of a fixed random half of the records against the other half."""
     n = max(n_sides(c))
     half = np.random.default_rng(_SPLIT_SEED).random(n) < 0.5
     cross = half[c.left] != half[c.right]
@@ -301,7 +325,74 @@ def _fit_dedup(c: Candidates, fixed_m: float | None) -> _Fit:
                      right_ids=rows_right, threshold=c.threshold)
     fit = _fit_two_party(two, None if fixed_m is None else fixed_m / 2.0)
     fit.extra.update(records=n, candidates=len(c), split_candidates=len(two))
+    fit.matches *= 2.0  # about half of the duplicate pairs cross the halves
     return fit
+
+
+def _pair_probabilities(c: Candidates) -> np.ndarray:
+    """P(match) of the candidate pairs (in Candidates order) scoring at least their histogram's
+    mode, from a two-component beta mixture (below the mode, per-record top-k cuts shape the
+    distribution, so those pairs are left out)."""
+    counts, edges = np.histogram(c.score, bins=_MODE_BINS)
+    s0 = float(edges[int(np.argmax(counts))])
+    k = int(np.searchsorted(-c.score, -s0, side="right"))  # scores are sorted descending
+    return _beta_mixture(np.clip(c.score[:k], 1e-6, 1.0 - 1e-6))
+
+
+def _fit_pairs(c: Candidates, p: np.ndarray) -> _Fit:
+    """Expected false pairs among the candidate pairs above each threshold."""
+    ascending = c.score[: len(p)][::-1]
+    not_match = (1.0 - p)[::-1]
+    ts, at = np.unique(ascending, return_index=True)
+    tail = np.cumsum(not_match[::-1])[::-1]  # expected non-matches from each position up
+    return _Fit(ts, (len(ascending) - at).astype(float), tail[at], float(p.sum()),
+                {"records": max(n_sides(c)), "candidates": len(c), "fitted_pairs": len(p),
+                 "candidate_threshold": c.threshold})
+
+
+def _fit_clusters(c: Candidates, p: np.ndarray) -> _Fit:
+    """Expected quality of the greedy clusters themselves (complete linkage keeps fewer pairs than
+    the threshold alone) on a grid of thresholds: pairs inside a cluster, and their expected false
+    share under the mixture."""
+    from ._cluster import greedy_snapshots
+
+    n = max(n_sides(c))
+    kept = c.score[: len(p)]
+    grid = np.unique(np.quantile(kept, np.linspace(0.0, 1.0, _CLUSTER_GRID))) if len(p) else kept
+    stops = [int(np.searchsorted(-kept, -t, side="right")) for t in grid]
+    pairs, false = np.zeros(len(grid)), np.zeros(len(grid))
+    for i, (k, label) in enumerate(zip(stops, greedy_snapshots(c.left, c.right, n, stops),
+                                       strict=True)):
+        inside = (label[c.left[:k]] == label[c.right[:k]]) & (label[c.left[:k]] >= 0)
+        pairs[i] = inside.sum()
+        false[i] = (1.0 - p[:k])[inside].sum()
+    return _Fit(grid, pairs, false, float(p.sum()),
+                {"records": n, "candidates": len(c), "fitted_pairs": len(p),
+                 "candidate_threshold": c.threshold})
+
+
+def _beta_mixture(x: np.ndarray, iters: int = 500) -> np.ndarray:
+    """P(match) of each score under a two-component beta mixture (EM, moment M-steps)."""
+    if len(x) < 10 or np.ptp(x) == 0.0:
+        return np.ones(len(x))
+
+    def moments(w):
+        w = w + 1e-12
+        m = float(np.average(x, weights=w))
+        v = float(np.average((x - m) ** 2, weights=w)) + 1e-9
+        k = max(m * (1.0 - m) / v - 1.0, 1e-3)
+        return max(m * k, 1e-3), max((1.0 - m) * k, 1e-3)
+
+    r = (x > np.quantile(x, 0.9)).astype(float)
+    for _ in range(iters):
+        (a1, b1), (a0, b0), pi = moments(r), moments(1.0 - r), min(max(r.mean(), 1e-6), 1 - 1e-6)
+        l1 = math.log(pi) + stats.beta.logpdf(x, a1, b1)
+        l0 = math.log(1.0 - pi) + stats.beta.logpdf(x, a0, b0)
+        new = special.expit(l1 - l0)
+        if np.abs(new - r).max() < 1e-7:
+            return new
+        r = new
+    return r
 
 
 def apply_threshold(candidates: Candidates, threshold: float | str | None,
