@@ -14,7 +14,7 @@ from .encodings import Encodings
 from .errors import DataError, IncompatibleEncodingsError, PprlError, SchemaError
 from .secret import Secret
 
-_LAZY = {"encode", "block", "compare", "solve", "disclosure", "datasets", "cli"}
+_LAZY = {"encode", "block", "compare", "solve", "disclosure", "datasets", "job", "cli", "attack"}
 _LAZY_ATTRS = {"Schema": ("encode.schema", "Schema")}
 
 __all__ = [

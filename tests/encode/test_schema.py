@@ -270,7 +270,9 @@ def test_rbf_needs_field_filters():
 
 def test_hardening_section_only_takes_what_is_implemented():
     assert Schema.from_dict(_native(hardening={"xor_folds": 1})).xor_folds == 1
-    with pytest.raises(pprl.SchemaError, match=r"hardening: Additional properties .*'blip'"):
+    with pytest.raises(pprl.SchemaError, match=r"hardening: Additional properties .*'shuffle'"):
+        Schema.from_dict(_native(hardening={"shuffle": True}))
+    with pytest.raises(pprl.SchemaError, match=r"hardening.blip: 0.1 is not of type 'object'"):
         Schema.from_dict(_native(hardening={"blip": 0.1}))
 
 

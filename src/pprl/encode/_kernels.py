@@ -287,3 +287,119 @@ def sample_bits_ref(source, src, dst, nbits_in, nbits_out):
     out = np.zeros((bits.shape[0], nbits_out), dtype=bool)
     out[:, dst] = bits[:, src]
     return positions_to_words(out)
+
+
+# -- hardening --------------------------------------------------------------------------------------
+@njit(cache=True, nogil=True, inline="always")
+def _get(row, p):
+    return (row[p >> 6] >> _shift(p)) & np.uint64(1)
+
+
+@njit(cache=True, nogil=True)
+def rule90_rows(bits, nbits):
+    """Rule 90 (Schnell 2017): bit ``p`` becomes bit ``p - 1`` XOR bit ``p + 1`` (cyclic)."""
+    n = bits.shape[0]
+    out = np.zeros_like(bits)
+    one = np.uint64(1)
+    for r in range(n):
+        row = bits[r]
+        for p in range(nbits):
+            left = nbits - 1 if p == 0 else p - 1
+            right = 0 if p == nbits - 1 else p + 1
+            if _get(row, left) ^ _get(row, right):
+                out[r, p >> 6] |= one << _shift(p)
+    return out
+
+
+def rule90_rows_ref(bits, nbits):
+    b = words_to_positions(bits, nbits)
+    return positions_to_words(np.roll(b, 1, axis=1) ^ np.roll(b, -1, axis=1))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _rotl(x, k):
+    return (x << np.uint64(k)) | (x >> np.uint64(64 - k))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _xoshiro(s):
+    """xoshiro256** (Blackman and Vigna): the next 64-bit output; ``s`` is the uint64[4] state."""
+    result = _rotl(s[1] * np.uint64(5), 7) * np.uint64(9)
+    t = s[1] << np.uint64(17)
+    s[2] ^= s[0]
+    s[3] ^= s[1]
+    s[1] ^= s[2]
+    s[0] ^= s[3]
+    s[2] ^= t
+    s[3] = _rotl(s[3], 45)
+    return result
+
+
+@njit(cache=True, nogil=True)
+def blip_rows(bits, nbits, seeds, threshold):
+    """BLIP: flip bit ``p`` of row ``r`` when the ``p``-th output of xoshiro256** seeded with
+    ``seeds[r]`` is below ``threshold`` (probability threshold / 2**64)."""
+    n = bits.shape[0]
+    out = bits.copy()
+    one = np.uint64(1)
+    s = np.empty(4, np.uint64)
+    for r in range(n):
+        s[:] = seeds[r]
+        if s[0] == 0 and s[1] == 0 and s[2] == 0 and s[3] == 0:
+            s[0] = one
+        for p in range(nbits):
+            if _xoshiro(s) < threshold:
+                out[r, p >> 6] ^= one << _shift(p)
+    return out
+
+
+def xoshiro_ref(seed: list[int], count: int) -> list[int]:
+    """Reference xoshiro256** in Python integers."""
+    m = (1 << 64) - 1
+    s = list(seed) if any(seed) else [1, 0, 0, 0]
+
+    def rotl(x, k):
+        return ((x << k) | (x >> (64 - k))) & m
+
+    out = []
+    for _ in range(count):
+        out.append(rotl((s[1] * 5) & m, 7) * 9 & m)
+        t = (s[1] << 17) & m
+        s[2] ^= s[0]
+        s[3] ^= s[1]
+        s[1] ^= s[2]
+        s[0] ^= s[3]
+        s[2] ^= t
+        s[3] = rotl(s[3], 45)
+    return out
+
+
+def blip_rows_ref(bits, nbits, seeds, threshold):
+    b = words_to_positions(bits, nbits)
+    for r in range(b.shape[0]):
+        draws = np.array(xoshiro_ref([int(x) for x in seeds[r]], nbits), dtype=object)
+        b[r] ^= draws < int(threshold)
+    return positions_to_words(b)
+
+
+@njit(cache=True, nogil=True)
+def balance_rows(bits, nbits, perm):
+    """Balancing (Schnell 2016): the filter followed by its negation, bit ``j`` of that moved to
+    position ``perm[j]``; every output row has exactly ``nbits`` of its ``2 * nbits`` bits set."""
+    n = bits.shape[0]
+    out = np.zeros((n, (2 * nbits + 63) >> 6), np.uint64)
+    one = np.uint64(1)
+    for r in range(n):
+        row = bits[r]
+        for j in range(nbits):
+            q = perm[j] if _get(row, j) else perm[nbits + j]
+            out[r, q >> 6] |= one << _shift(q)
+    return out
+
+
+def balance_rows_ref(bits, nbits, perm):
+    b = words_to_positions(bits, nbits)
+    src = np.concatenate([b, ~b], axis=1)
+    out = np.zeros_like(src)
+    out[:, perm] = src
+    return positions_to_words(out)

@@ -24,9 +24,10 @@ from ..encodings import Encodings, words_for
 from ..errors import DataError
 from ..secret import Secret
 from . import _kernels, blocking
+from . import hardening as H
 from .features import ClkString, Feature, Ngram, Target, Tokens
 from .hashing import Hasher, clkhash_keys, native_key
-from .schema import Schema
+from .schema import BlockingPart, Schema
 
 DEFAULT_CHUNK_ROWS = 100_000
 VALUE_CACHE_BYTES = 64 << 20  # per feature: filters of the remembered distinct values
@@ -98,8 +99,9 @@ class _Column:
 
     def __init__(self, feature: Feature, clk: _TokenStore | None, ff: _TokenStore | None,
                  rbf_map: tuple[np.ndarray, np.ndarray] | None, rbf_bits: int,
-                 parts: list[blocking.BlockingPart]):
+                 parts: list[blocking.BlockingPart], salted: bool = False):
         self.feature, self.clk, self.ff, self.rbf_map = feature, clk, ff, rbf_map
+        self.salted = salted
         self.widths = {}
         if clk is not None:
             self.widths["clk"] = words_for(feature.clk.nbits)
@@ -127,7 +129,11 @@ class _Column:
         self.part_texts: dict[tuple, dict[str, int]] = {k: {} for k in self.parts}
         self._part_lists: dict[tuple, list[str]] = {}
 
-    def stage(self, codes: np.ndarray, uniques: list[str]) -> _Staged:
+    def stage(self, codes: np.ndarray, uniques: list, raw: list[str] | None = None,
+              salts: list[str] | None = None) -> _Staged:
+        """Look the distinct values up and prepare the new ones. ``uniques`` are the cache keys;
+        for a salted column they are (salt, value) pairs, ``raw`` the values and ``salts`` the
+        salts of those pairs."""
         # Mostly-distinct columns (addresses) are not worth remembering: their values come once.
         transient = len(uniques) > TRANSIENT_SHARE * max(len(codes), 1)
         if self.transient or transient or self.size + len(uniques) > self.max_values:
@@ -142,15 +148,28 @@ class _Column:
         new_values = [uniques[i] for i in new]
         if not new_values:
             return _Staged(codes, slot_of, new, new_values, [], None, {})
-        b = self.feature.prepare(new_values)
-        return _Staged(codes, slot_of, new, new_values, b.formatted, b.tokens, b.errors, b.dropped)
+        b = self.feature.prepare(new_values if raw is None else [raw[i] for i in new])
+        tokens = b.tokens if salts is None else H.salt_tokens(b.tokens, [salts[i] for i in new])
+        return _Staged(codes, slot_of, new, new_values, b.formatted, tokens, b.errors, b.dropped)
+
+    def stage_salted(self, codes: np.ndarray, values: list[str], salt_ids: np.ndarray,
+                     salt_texts: list[str]) -> _Staged:
+        """Stage the distinct (salt, value) pairs of a chunk: a value is prepared once per salt it
+        comes with, and its tokens are hashed with that salt."""
+        ns = max(len(salt_texts), 1)
+        pair_codes, pairs = pd.factorize(codes.astype(np.int64) * ns + salt_ids)
+        pairs = pairs.tolist()
+        raw = [values[u // ns] for u in pairs]
+        salts = [salt_texts[u % ns] for u in pairs]
+        return self.stage(pair_codes, list(zip(salts, raw, strict=True)), raw=raw, salts=salts)
 
     def arrow_values(self, codes: np.ndarray, uniques) -> pa.Array | None:
         """The distinct values as an Arrow array when this chunk can skip Python strings: a
         mostly-distinct column (addresses) of text that is its own formatted value, cut into
         n-grams and used by no blocking key."""
         fmt = self.feature.format
-        if not (isinstance(self.feature.tokenizer, Ngram) and isinstance(fmt, ClkString)
+        if self.salted or not (
+                isinstance(self.feature.tokenizer, Ngram) and isinstance(fmt, ClkString)
                 and not self.parts and isinstance(getattr(uniques, "dtype", None), pd.StringDtype)
                 and len(uniques) > TRANSIENT_SHARE * max(len(codes), 1)):
             return None
@@ -241,18 +260,29 @@ class Encoder:
     # -- setup ------------------------------------------------------------------------------------
     def _build(self, secret: Secret) -> list[_Column]:
         s = self.schema
+        h = s.hardening
         raw = secret.expose()
         kdf = s.kdf
         if s.kind == "clkhash":
             keys = clkhash_keys(raw, len(s.features), key_size=kdf.key_size, salt=kdf.salt,
                                 info=kdf.info, hash_name=kdf.hash_name)
         block_key = native_key(raw, "block", salt=kdf.salt, info=kdf.info, hash_name=kdf.hash_name)
-        self._keyers = [blocking.BlockKeyer(bk, block_key) for bk in s.blocking]
+        shipped = s.blocking if h.blocking == "keep" else ()
+        self._keyers = [blocking.BlockKeyer(bk, block_key) for bk in shipped]
         rbf_maps = self._rbf_maps(raw) if s.encoding_type == "rbf" else {}
         parts: dict[str, list] = {}
-        for bk in s.blocking:
+        for bk in shipped:
             for p in bk.parts:
                 parts.setdefault(p.feature, []).append(p)
+        salted: set[str] = set()
+        self._salt_part = None
+        if h.salt is not None:
+            self._salt_part = BlockingPart(h.salt.feature, h.salt.transform, h.salt.length)
+            parts.setdefault(h.salt.feature, []).append(self._salt_part)
+            salted = set(h.salt.features)
+        self._hardener = H.Hardener(h, s.clk_nbits, lambda purpose: self._purpose_key(
+            raw, f"harden:{purpose}"))
+        self._field_hardeners: dict[str, H.Hardener] = {}
         columns = []
         for f in s.hashed_features:
             clk = ff = None
@@ -266,9 +296,19 @@ class Encoder:
                 if f.field_filter is not None:
                     ff = _TokenStore(Hasher(f.field_filter.scheme, f.field_filter.nbits,
                                             self._key(raw, "field", f)), f.encoding)
+                    if h.field_filters == "harden":
+                        self._field_hardeners[f.name] = H.Hardener(
+                            h, f.field_filter.nbits, lambda purpose, name=f.name:
+                            self._purpose_key(raw, f"harden:{purpose}:field:{name}"))
             columns.append(_Column(f, clk, ff, rbf_maps.get(f.name), s.unfolded_nbits,
-                                   parts.get(f.name, [])))
+                                   parts.get(f.name, []), salted=f.name in salted))
+        self._salt_index = next((i for i, c in enumerate(columns)
+                                 if h.salt is not None and c.name == h.salt.feature), None)
         return columns
+
+    def _purpose_key(self, raw: bytes, purpose: str) -> bytes:
+        kdf = self.schema.kdf
+        return native_key(raw, purpose, salt=kdf.salt, info=kdf.info, hash_name=kdf.hash_name)
 
     def _key(self, raw: bytes, purpose: str, f: Feature) -> bytes:
         kdf = self.schema.kdf
@@ -311,7 +351,7 @@ class Encoder:
                 for a in range(0, len(df), self.chunk_rows):
                     b = min(len(df), a + self.chunk_rows)
                     out = self._empty(b - a)
-                    self._encode_into(df.iloc[a:b], out, 0)
+                    self._encode_into(df.iloc[a:b], out, 0, ids[a:b])
                     bar.update(b - a)
                     yield self._encodings(out, ids[a:b])
                 if len(df) == 0:
@@ -331,7 +371,7 @@ class Encoder:
         try:
             for a in range(0, n, self.chunk_rows):
                 b = min(n, a + self.chunk_rows)
-                self._encode_into(df.iloc[a:b], out, a)
+                self._encode_into(df.iloc[a:b], out, a, ids[a:b])
                 bar.update(b - a)
         finally:
             bar.close()
@@ -365,65 +405,123 @@ class Encoder:
     def _empty(self, n: int) -> dict:
         s = self.schema
         out = {"bits": np.zeros((n, words_for(s.nbits)), np.uint64), "fields": {}, "blocks": {}}
-        for col in self._columns:
-            if col.ff is not None:
-                out["fields"][col.name] = np.zeros((n, col.widths["ff"]), np.uint64)
-        for bk in s.blocking:
-            out["blocks"][bk.name] = np.full(n, None, dtype=object)
+        if s.hardening.field_filters != "drop":
+            for col in self._columns:
+                if col.ff is not None:
+                    hard = self._field_hardeners.get(col.name)
+                    width = words_for(hard.out_nbits) if hard else col.widths["ff"]
+                    out["fields"][col.name] = np.zeros((n, width), np.uint64)
+        for keyer in self._keyers:
+            out["blocks"][keyer.key.name] = np.full(n, None, dtype=object)
         return out
 
     def _encodings(self, out: dict, ids: np.ndarray) -> Encodings:
         return Encodings(out["bits"], ids, self.schema.nbits, fingerprint=self.schema.fingerprint,
                          fields=out["fields"], block_keys=out["blocks"])
 
-    def _encode_into(self, chunk: pd.DataFrame, out: dict, a: int) -> None:
-        row0 = self.rows_done
-        staged = []
+    def _stage(self, col: _Column, chunk: pd.DataFrame, row0: int,
+               salts: tuple[np.ndarray, list[str]] | None = None) -> _Staged:
+        codes, uniques = _factorize(chunk[col.name], col.name)
+        if salts is not None:
+            return col.stage_salted(*_texts(codes, uniques, col.name, row0), *salts)
+        arrow = col.arrow_values(codes, uniques)
+        if arrow is not None:
+            return col.stage_arrow(codes, arrow)
+        return col.stage(*_texts(codes, uniques, col.name, row0))
+
+    def _stage_all(self, chunk: pd.DataFrame, row0: int) -> tuple[list[_Staged], list]:
+        """Stage every column, raising the earliest problem (by row, then column); a salt column is
+        committed on the way, as the salted columns need its values."""
+        cols = self._columns
+        staged: list = [None] * len(cols)
+        slots: list = [None] * len(cols)
         problems = []
-        for order, col in enumerate(self._columns):
-            codes, uniques = _factorize(chunk[col.name], col.name)
-            arrow = col.arrow_values(codes, uniques)
-            if arrow is not None:
-                st = col.stage_arrow(codes, arrow)
+        for order, col in enumerate(cols):
+            if not col.salted:
+                staged[order] = st = self._stage(col, chunk, row0)
+                if st.errors:
+                    problems.append(_first_problem(st, order, col.name, row0))
+        si = self._salt_index
+        if si is not None and not any(p[1] == si for p in problems):
+            slots[si] = cols[si].commit(staged[si])
+            salts, problem = self._salts(cols[si], slots[si], row0, si)
+            if problem is not None:
+                problems.append(problem)
             else:
-                st = col.stage(*_texts(codes, uniques, col.name, row0))
-            if st.errors:
-                problems.append(_first_problem(st, order, col.name, row0))
-            staged.append(st)
+                for order, col in enumerate(cols):
+                    if col.salted:
+                        staged[order] = st = self._stage(col, chunk, row0, salts)
+                        if st.errors:
+                            problems.append(_first_problem(st, order, col.name, row0))
         if problems:
             raise DataError(min(problems)[2])
-        slots = [col.commit(st) for col, st in zip(self._columns, staged, strict=True)]
+        for order, col in enumerate(cols):
+            if slots[order] is None:
+                slots[order] = col.commit(staged[order])
+        return staged, slots
+
+    def _salts(self, col: _Column, slots: np.ndarray, row0: int, order: int
+               ) -> tuple[tuple[np.ndarray, list[str]], tuple | None]:
+        """Per row, the id of its salt text, and the texts; or the problem of a missing salt."""
+        key = blocking.part_key(self._salt_part)
+        ids = np.where(slots >= 0, col.part_ids[key][np.maximum(slots, 0)], -1).astype(np.int64)
+        texts = list(col.part_lists(key))
+        missing = np.flatnonzero(ids < 0)
+        if missing.size and self.schema.hardening.salt.on_missing == "error":
+            row = row0 + int(missing[0]) + 1
+            return (ids, texts), (row, order, (
+                f"column {col.name!r}, row {row}: no value to salt with (hardening.salt needs "
+                f"{col.name!r} on every record; on_missing: 'empty' salts such records with "
+                "the empty text)"))
+        if missing.size:
+            texts.append("")
+            ids[missing] = len(texts) - 1
+        return (ids, texts), None
+
+    def _encode_into(self, chunk: pd.DataFrame, out: dict, a: int, ids: np.ndarray) -> None:
+        row0 = self.rows_done
+        staged, slots = self._stage_all(chunk, row0)
         m = len(chunk)
         b = a + m
-        self._write_bits(out["bits"][a:b], slots)
+        self._write_bits(out["bits"][a:b], slots, ids)
         for col, sl in zip(self._columns, slots, strict=True):
-            if col.ff is not None:
-                _kernels.or_rows(out["fields"][col.name][a:b], col.stores["ff"], sl)
+            if col.name in out["fields"]:
+                dest = out["fields"][col.name][a:b]
+                hard = self._field_hardeners.get(col.name)
+                if hard is None:
+                    _kernels.or_rows(dest, col.stores["ff"], sl)
+                else:
+                    rows = np.zeros((m, col.widths["ff"]), np.uint64)
+                    _kernels.or_rows(rows, col.stores["ff"], sl)
+                    dest[:] = hard.apply(rows, ids)
         by_name = {col.name: (col, sl) for col, sl in zip(self._columns, slots, strict=True)}
         for keyer in self._keyers:
-            ids, texts = [], []
+            part_ids, texts = [], []
             for p in keyer.key.parts:
                 col, sl = by_name[p.feature]
                 key = blocking.part_key(p)
-                ids.append(col.part_ids[key][sl])
+                part_ids.append(col.part_ids[key][sl])
                 texts.append(col.part_lists(key))
-            out["blocks"][keyer.key.name][a:b] = keyer.keys(ids, texts)
+            out["blocks"][keyer.key.name][a:b] = keyer.keys(part_ids, texts)
         for col, st in zip(self._columns, staged, strict=True):
             col.invalid += st.dropped
         self.rows_done += m
 
-    def _write_bits(self, dest: np.ndarray, slots: list[np.ndarray]) -> None:
+    def _write_bits(self, dest: np.ndarray, slots: list[np.ndarray], ids: np.ndarray) -> None:
         s = self.schema
         store = "clk" if s.encoding_type == "clk" else "rbf"
         cols = [(c, sl) for c, sl in zip(self._columns, slots, strict=True) if store in c.stores]
-        if s.xor_folds == 0:
+        hard = self._hardener
+        if s.xor_folds == 0 and not hard.active:
             for col, sl in cols:
                 _kernels.or_rows(dest, col.stores[store], sl)
             return
-        unfolded = np.zeros((dest.shape[0], words_for(s.unfolded_nbits)), np.uint64)
+        rows = np.zeros((dest.shape[0], words_for(s.unfolded_nbits)), np.uint64)
         for col, sl in cols:
-            _kernels.or_rows(unfolded, col.stores[store], sl)
-        dest[:] = _kernels.fold_rows(unfolded, s.nbits)
+            _kernels.or_rows(rows, col.stores[store], sl)
+        if s.xor_folds:
+            rows = _kernels.fold_rows(rows, s.clk_nbits)
+        dest[:] = hard.apply(rows, ids) if hard.active else rows
 
     def _log_invalid(self) -> None:
         for col in self._columns:

@@ -28,6 +28,7 @@ from .._log import logger
 from ..errors import SchemaError
 from ..io import atomic_path
 from . import features as F
+from . import hardening as H
 from .hashing import is_power_of_two
 from .normalize import Normalizer, expand
 
@@ -103,11 +104,14 @@ class Schema:
 
     def __init__(self, *, kind: str, doc: dict, features: tuple[F.Feature, ...], nbits: int,
                  xor_folds: int, kdf: Kdf, encoding_type: str = "clk",
-                 blocking: tuple[BlockingKey, ...] = (), source: str | None = None):
+                 blocking: tuple[BlockingKey, ...] = (), source: str | None = None,
+                 hardening: H.Hardening | None = None):
         self.kind = kind
         self._doc = doc
         self.features = features
-        self.nbits = nbits
+        self.hardening = hardening or H.Hardening(xor_folds=xor_folds)
+        self.clk_nbits = nbits
+        self.nbits = self.hardening.output_nbits(nbits)
         self.xor_folds = xor_folds
         self.kdf = kdf
         self.encoding_type = encoding_type
@@ -177,7 +181,35 @@ class Schema:
 
     @property
     def unfolded_nbits(self) -> int:
-        return self.nbits << self.xor_folds
+        """Length of the record filter before XOR folding."""
+        return self.clk_nbits << self.xor_folds
+
+    def with_hardening(self, profile: str | dict = "recommended") -> Schema:
+        """A copy of this schema with the given hardening (a new fingerprint).
+
+        ``profile`` is a name (``"recommended"``, ``"none"``) or a dict of options, the keys of
+        the schema's ``hardening`` section (``xor_folds``, ``rule90``, ``blip``, ``balance``,
+        ``salt``, ``random_hashing``, ``field_filters``, ``blocking``; see
+        :mod:`pprl.encode.hardening`) plus ``record_level`` (True: ``encoding.type`` "rbf").
+        The given hardening replaces whatever hardening the schema had. For a clkhash schema the
+        options go into a top-level ``hardening`` key (a pprl extension: such encodings are no
+        longer clkhash's) and XOR folding stays ``clkConfig.xor_folds``.
+        """
+        options = H.profile_options(profile)
+        record_level = options.pop("record_level", None)
+        doc = self.to_dict()
+        if self.kind == "pprl":
+            doc["hardening"] = options
+            if record_level is not None:
+                doc["encoding"]["type"] = "rbf" if record_level else "clk"
+        else:
+            if record_level:
+                raise SchemaError("record_level: a clkhash schema has no field filters to build "
+                                  "record-level Bloom filters from; use a pprl schema")
+            doc.pop("hardening", None)
+            if options:
+                doc["hardening"] = options
+        return Schema.from_dict(doc, source=self.source)
 
     def to_dict(self) -> dict:
         """The schema as a JSON object (native schemas with every default made explicit)."""
@@ -287,6 +319,9 @@ def _parse_clkhash(doc: dict, source: str | None) -> Schema:
     problems = _check_json(doc, "clkhash-linkage-schema-v3.json", "identifier")
     if not problems and version != 3:
         problems.append(f"version: {version!r} is not a clkhash schema version pprl reads (3)")
+    hard, hard_canon = _hardening_section(doc.get("hardening"), problems)
+    if "xor_folds" in hard_canon:
+        problems.append("hardening.xor_folds: a clkhash schema folds with clkConfig.xor_folds")
     _raise(problems, "clkhash v3")
     cfg = doc["clkConfig"]
     kdf_doc = cfg["kdf"]
@@ -323,14 +358,48 @@ def _parse_clkhash(doc: dict, source: str | None) -> Schema:
             problems.append(f"{label}the identifier is also used by features[{seen[fd['identifier']]}]"
                             "; pprl reads columns by name")
         seen.setdefault(fd["identifier"], i)
-        feats.append(_clkhash_feature(fd, i, label, hash_l, kdf, problems))
+        feats.append(_clkhash_feature(fd, i, label, hash_l, kdf, problems, hard.random_hashing))
+    hard = _finish_hardening(hard, hard_canon, feats, problems, xor_folds)
     _raise(problems, "clkhash v3")
+    if "hardening" in doc:
+        doc["hardening"] = hard_canon
     return Schema(kind="clkhash", doc=doc, features=tuple(feats), nbits=nbits, xor_folds=xor_folds,
-                  kdf=kdf, source=source)
+                  kdf=kdf, source=source, hardening=hard)
+
+
+def _hardening_section(section: dict | None, problems: list[str]) -> tuple[H.Hardening, dict]:
+    """Parse a ``hardening`` section (validated here for clkhash schemas, whose JSON Schema does
+    not know it)."""
+    if section is None:
+        return H.Hardening(), {}
+    wrapper = {"hardening": section}
+    meta = _meta_schema("pprl-linkage-schema-v1.json")
+    validator = jsonschema.Draft7Validator({"$ref": "#/definitions/hardening",
+                                            "definitions": meta.schema["definitions"]})
+    errors = [f"{_where(wrapper, ['hardening', *e.absolute_path], 'name')}{e.message}"
+              for e in validator.iter_errors(section)]
+    if errors:
+        problems.extend(sorted(errors))
+        return H.Hardening(), {}
+    return H.parse(section, problems)
+
+
+def _finish_hardening(hard: H.Hardening, canon: dict, feats: list[F.Feature], problems: list[str],
+                      xor_folds: int) -> H.Hardening:
+    """Check the salt against the features and fill in what it salts."""
+    hashed = {f.name: f for f in feats if not f.ignored}
+    if hard.salt is not None:
+        s = hard.salt
+        _check_part(BlockingPart(s.feature, s.transform, s.length), hashed, "hardening.salt: ",
+                    problems)
+        hard = H.resolve_salt(hard, canon, list(hashed), problems)
+    if hard.xor_folds != xor_folds:
+        hard = H.Hardening(**{**hard.__dict__, "xor_folds": xor_folds})
+    return hard
 
 
 def _clkhash_feature(fd: dict, i: int, label: str, hash_l: int, kdf: Kdf,
-                     problems: list[str]) -> F.Feature:
+                     problems: list[str], random_hashing: bool = False) -> F.Feature:
     fmt, hashing = fd["format"], fd["hashing"]
     h = hashing.get("hash", {"type": "blakeHash"})
     missing = hashing.get("missingValue")
@@ -349,6 +418,9 @@ def _clkhash_feature(fd: dict, i: int, label: str, hash_l: int, kdf: Kdf,
         value_format = F.ClkEnum(fmt["values"], **kw)
     comp = hashing["comparison"]
     tokenizer = _comparison(comp, label, problems)
+    if random_hashing and h["type"] == "doubleHash":
+        label = f"{label}hardening.random_hashing: "
+        h = {"type": "blakeHash"}
     if h["type"] == "doubleHash":
         scheme = "double_ns" if h.get("prevent_singularity") else "double"
     else:
@@ -390,8 +462,9 @@ def _parse_native(doc: dict, source: str | None) -> Schema:
     kdf = Kdf(hash=enc["kdf"]["hash"],
               salt=_b64(enc["kdf"].get("salt"), "encoding.kdf.salt", problems),
               info=_b64(enc["kdf"].get("info"), "encoding.kdf.info", problems), key_size=32)
-    hardening = {"xor_folds": 0, **doc.get("hardening", {})}
-    xor_folds = hardening["xor_folds"]
+    hard, hardening = H.parse(doc.get("hardening", {}), problems)
+    hardening = {"xor_folds": hard.xor_folds, **hardening}
+    xor_folds = hard.xor_folds
     nbits = enc["nbits"]
     if (nbits << xor_folds) > _MAX_UNFOLDED_BITS:
         problems.append(f"hardening.xor_folds: nbits * 2**xor_folds = {nbits << xor_folds} bits is "
@@ -415,6 +488,7 @@ def _parse_native(doc: dict, source: str | None) -> Schema:
         if not any(f.weight > 0 for f in hashed.values()):
             problems.append("encoding: type 'rbf' needs a feature with weight > 0")
     blocking, canon_blocking = _native_blocking(doc.get("blocking", []), hashed, problems)
+    hard = _finish_hardening(hard, hardening, feats, problems, xor_folds)
     _raise(problems, "pprl")
     canon_doc = {"format": NATIVE_FORMAT, "version": NATIVE_VERSION}
     for key in ("name", "description"):
@@ -424,7 +498,7 @@ def _parse_native(doc: dict, source: str | None) -> Schema:
                      hardening=hardening)
     return Schema(kind="pprl", doc=canon_doc, features=tuple(feats), nbits=nbits,
                   xor_folds=xor_folds, kdf=kdf, encoding_type=enc["type"],
-                  blocking=tuple(blocking), source=source)
+                  blocking=tuple(blocking), source=source, hardening=hard)
 
 
 def _native_feature(fd: dict, i: int, label: str, enc: dict, clk_bits: int,
