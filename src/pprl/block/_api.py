@@ -154,10 +154,10 @@ def _choose(a, b, names, t, method, exact_pairs, recall, seed, workers):
     plan = plan_lsh(a, b, threshold=t, recall=recall, seed=seed, workers=workers)
     if plan.est_seconds >= plan.exhaustive_seconds:
         return "none", (f"no blocking keys, and LSH at threshold {t:g} would cost more than all "
-                        f"pairs (est. {plan.est_seconds:.0f} s vs {plan.exhaustive_seconds:.0f} s)"
+                        f"pairs (est. {plan.est_seconds:.3g} s vs {plan.exhaustive_seconds:.3g} s)"
                         ), plan
-    return "lsh", (f"no blocking keys; LSH est. {plan.est_seconds:.0f} s vs all pairs "
-                   f"{plan.exhaustive_seconds:.0f} s"), plan
+    return "lsh", (f"no blocking keys; LSH est. {plan.est_seconds:.3g} s vs all pairs "
+                   f"{plan.exhaustive_seconds:.3g} s"), plan
 
 
 def _no_keys(a: Encodings, b: Encodings | None, method: str) -> str:

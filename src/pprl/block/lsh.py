@@ -214,7 +214,8 @@ def plan_lsh(a: Encodings, b: Encodings | None = None, *, threshold: float, reca
     n_left, n_right = len(a), (None if b is None else len(b))
     n_pairs = total_pairs(n_left, n_right)
     members = n_left + (0 if b is None else n_right)
-    dice, pop_sum = sample_pairs(a, b, SAMPLE_PAIRS, seed)
+    sample = int(min(SAMPLE_PAIRS, max(SAMPLE_CHUNK, n_pairs // 100)))
+    dice, pop_sum = sample_pairs(a, b, sample, seed)
     # Rare pairs above the threshold (true matches, mostly) are counted apart, below: the few a
     # sample happens to hold would swing the estimate of the non-match collisions.
     above = dice >= threshold
@@ -226,17 +227,20 @@ def plan_lsh(a: Encodings, b: Encodings | None = None, *, threshold: float, reca
     n_matches = min(n_left, n_right or n_left)
     options = {}
     for fam in families:
+        unit = LshParams(fam, 1, 1, seed)
+        p_sample = unit.hash_probability(dice, pop_sum, universe)
+        p_t = float(unit.hash_probability(threshold, 2 * ref_pop, universe))
+        # Pairs above the threshold are too rare to sample: count one per record of the smaller
+        # side, colliding as a pair midway between the threshold and 1 does.
+        p_match = float(unit.hash_probability((1 + threshold) / 2, 2 * mean_pop, universe))
+        p_r = np.ones_like(p_sample)
         for r in range(1, MAX_HASHES[fam] + 1):
-            trial = LshParams(fam, r, 1, seed)
-            p_t = float(trial.hash_probability(threshold, 2 * ref_pop, universe)) ** r
-            bands = bands_for(p_t, recall)
+            p_r *= p_sample
+            bands = bands_for(p_t**r, recall)
             if bands > MAX_BANDS:
                 continue
-            per_band = n_pairs * float(np.mean(trial.hash_probability(dice, pop_sum, universe) ** r))
-            # Pairs above the threshold are too rare to sample: count one per record of the smaller
-            # side, colliding as a pair midway between the threshold and 1 does.
-            p_match = float(trial.hash_probability((1 + threshold) / 2, 2 * mean_pop, universe)) ** r
-            collisions = bands * (per_band + n_matches * p_match)
+            per_band = n_pairs * float(p_r.mean()) if len(p_r) else 0.0
+            collisions = bands * (per_band + n_matches * p_match**r)
             key_cost = r * (universe / mean_pop * COST_PROBE if fam == "minhash" else COST_BIT)
             seconds = (bands * members * (key_cost + COST_MEMBER)
                        + collisions * COST_COLLISION) / workers
