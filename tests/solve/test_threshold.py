@@ -105,3 +105,14 @@ def test_bad_input():
         choose_threshold(c, matches=-3)
     with pytest.raises(TypeError, match=r"candidates must be pprl\.Candidates, got list"):
         choose_threshold([0.9])
+
+
+def test_no_true_matches_gives_few_links():
+    # no record has a partner: the best non-matches must not pass for matches
+    cands, truth = generated_candidates("moderate", 2000, 0.0, 9)
+    assert len(truth) == 0
+    choice = choose_threshold(cands)
+    links = pprl.solve.greedy(cands, threshold="auto")
+    assert len(links) < 0.05 * 2000, (len(links), choice)
+    assert choice.diagnostics["guard"]
+    assert choice.diagnostics["spacing_matches"] < 0.1 * 2000

@@ -48,6 +48,7 @@ _MODE_BINS = 50
 _MULTI_LINK_SHARE = 0.3
 _CLUSTER_GRID = 41
 _SPLIT_SEED = 20260101
+_GUARD_SHARE = 0.02
 
 
 @dataclass(frozen=True)
@@ -287,11 +288,58 @@ def _fit_two_party(c: Candidates, fixed_m: float | None) -> _Fit:
         rho = min(max(n_right - m, 0.0) / max(n_right, 1), 1.0)
         return max(n_left - m, 0.0) * tails.rate(link_score >= t, ts, rho)
 
-    false, m = _iterate(ts, links, false_fn, float(np.median(lscore)), len(lscore) / 2, fixed_m,
+    extra = {"left_records": n_left, "right_records": n_right, "candidates": len(c),
+             "candidate_threshold": c.threshold}
+    false, m = _iterate(ts, links, false_fn, float(np.median(lscore)), 0.0, fixed_m,
                         c.threshold)
-    return _Fit(ts, links.astype(float), false, m,
-                {"left_records": n_left, "right_records": n_right, "candidates": len(c),
-                 "candidate_threshold": c.threshold})
+    if fixed_m is None:
+        # With (almost) no true matches, the best non-matches pass for confident links and the
+        # estimate can settle on "everything matches". An estimate that does not lean on the
+        # links guards against that: the spacing test of each record's best candidate.
+        rough = _spacing_matches(c, n_left)
+        extra["spacing_matches"] = rough
+        if m > 2.0 * rough + _GUARD_SHARE * min(n_left, n_right):
+            logger.warning("auto threshold: the tail model found %.0f matches but the spacing "
+                           "test only %.0f; using %.0f (very few true matches?)", m, rough, rough)
+            false, m = _iterate(ts, links, false_fn, float(np.median(lscore)), rough, rough,
+                                c.threshold)
+            extra["guard"] = True
+    return _Fit(ts, links.astype(float), false, m, extra)
+
+
+def _spacing_matches(c: Candidates, n_left: int) -> float:
+    """Rough number of left records whose best candidate is a true match, from score spacings.
+
+    The top scores of a record's non-matches behave like the top order statistics of a
+    light-tailed sample, whose spacings ``D_j`` (between the j-th and (j+1)-th best) scaled by
+    ``j`` are about i.i.d. exponential. So ``T = D_1 / mean(j D_j, j >= 2)`` follows
+    ``F(2, 2(k - 2))`` for a record without a partner among its ``k`` candidates, and is large when
+    its best candidate stands out (a match). The share of null records comes from the p-values
+    above 1/2 (Storey's estimate). Records with fewer than 5 candidates are left out.
+    """
+    order = np.lexsort((-c.score, c.left))
+    rec, score = c.left[order], c.score[order]
+    n = len(rec)
+    if n == 0:
+        return 0.0
+    start = np.r_[True, rec[1:] != rec[:-1]]
+    starts = np.flatnonzero(start)
+    size = np.diff(np.r_[starts, n])
+    rank = np.arange(n) - np.repeat(starts, size)
+    spacing = np.r_[score[:-1] - score[1:], 0.0]
+    last = np.r_[starts[1:] - 1, n - 1]
+    spacing[last] = 0.0  # no spacing after a record's last candidate
+    scaled = (rank + 1) * spacing
+    total = np.add.reduceat(scaled, starts)
+    first = scaled[starts]
+    k = size
+    ok = (k >= 5) & (total - first > 0)
+    if not ok.any():
+        return 0.0
+    t = first[ok] / ((total - first)[ok] / (k[ok] - 2))
+    p = stats.f.sf(t, 2, 2 * (k[ok] - 2))
+    null_share = min(1.0, float(np.mean(p > 0.5)) / 0.5)
+    return (1.0 - null_share) * n_left
 
 
 def _fit_dedup(c: Candidates, fixed_m: float | None) -> tuple[_Fit, str]:
