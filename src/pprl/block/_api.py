@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -100,30 +101,18 @@ def run_blocking(a: Encodings, b: Encodings | None, keys_a: Mapping, keys_b: Map
     method, reason, plan = _choose(a, b, names, t, method, exact_pairs, recall, seed, n_workers)
     report = BlockingReport(method=method, reason=reason, threshold=t, n_left=len(a),
                             n_right=None if b is None else len(b), lsh=plan)
+    job = _Job(a, b, t, top_k, n_workers, progress, report)
     if method == "none":
-        cands = dice(a, b, threshold=t, top_k=top_k, workers=n_workers, progress=progress)
-        report.comparisons = report.total_pairs
-        report.estimated_pair_completeness = 1.0
-    elif method == "signatures":
-        sb = signature_blocks(keys_a, keys_b, n_left=len(a), n_right=None if b is None else len(b),
-                              names=names, max_block_pairs=max_block_pairs, oversized=oversized)
-        cands = _signatures(a, b, sb, t, top_k, recall, seed, n_workers, progress, report)
-    elif method == "signatures+lsh":
-        # Global LSH covers every pair the split of oversized blocks would: drop those instead.
-        sb = signature_blocks(keys_a, keys_b, n_left=len(a), n_right=None if b is None else len(b),
-                              names=names, max_block_pairs=max_block_pairs, oversized="drop")
-        _describe_blocks(report, sb, b is None)
-        found = dice_blocks(a, b, sb.blocks, threshold=t, workers=n_workers, progress=progress,
-                            fields=False)
-        run = lsh_pairs(a, b, plan.params, t, workers=n_workers, progress=progress)
-        cands = finish(a, b, np.concatenate([found.left, run.left]),
-                       np.concatenate([found.right, run.right]), t, n_workers, progress, top_k)
-        report.comparisons = sb.comparisons() + run.collisions
-        report.guaranteed_recall = plan.guaranteed_recall
+        cands = job.all_pairs()
+    elif method == "lsh":
+        cands = job.lsh(plan)
     else:
-        run = lsh_pairs(a, b, plan.params, t, workers=n_workers, progress=progress)
-        cands = finish(a, b, run.left, run.right, t, n_workers, progress, top_k)
-        _lsh_report(report, run, plan, a, b, n_workers)
+        sb = signature_blocks(keys_a, keys_b, n_left=len(a), n_right=None if b is None else len(b),
+                              names=names, max_block_pairs=max_block_pairs,
+                              # Global LSH covers every pair a split of oversized blocks would.
+                              oversized="drop" if method == "signatures+lsh" else oversized)
+        cands = (job.signatures(sb, recall, seed) if method == "signatures"
+                 else job.signatures_and_lsh(sb, plan))
     report.candidates = len(cands)
     report.seconds = time.perf_counter() - start
     logger.debug("block: %s", report)
@@ -166,51 +155,92 @@ def _no_keys(a: Encodings, b: Encodings | None, method: str) -> str:
             "with a schema that declares `blocking`, or use blocking='lsh'")
 
 
-def _describe_blocks(report: BlockingReport, sb: SignatureBlocks, dedup: bool) -> None:
-    """Passes, comparisons, oversized blocks, size histogram and the largest blocks."""
-    report.passes = sb.passes
-    report.comparisons = sb.comparisons()
-    report.oversized = sum(p.oversized for p in sb.passes)
-    report.oversized_rule = sb.rule if report.oversized else None
-    sizes = sb.sizes
-    pairs = sizes[:, 1] * (sizes[:, 1] - 1) // 2 if dedup else sizes[:, 1] * sizes[:, 2]
-    report.size_histogram = pairs_histogram(pairs)
-    top = np.argsort(-pairs, kind="stable")[:10]
-    report.largest_blocks = [(sb.passes[sizes[k, 0]].name, int(sizes[k, 1]),
-                              int(sizes[k, 1] if dedup else sizes[k, 2])) for k in top]
+@dataclass
+class _Job:
+    """One blocking run: the inputs every method needs and the report it fills."""
 
+    a: Encodings
+    b: Encodings | None
+    threshold: float
+    top_k: int | None
+    workers: int
+    progress: bool
+    report: BlockingReport
 
-def _signatures(a, b, sb: SignatureBlocks, t, top_k, recall, seed, workers, progress,
-                report: BlockingReport) -> Candidates:
-    _describe_blocks(report, sb, b is None)
-    if sb.split_left is None:
-        return dice_blocks(a, b, sb.blocks, threshold=t, top_k=top_k, workers=workers,
-                           progress=progress)
-    found = dice_blocks(a, b, sb.blocks, threshold=t, workers=workers, progress=progress,
-                        fields=False)
-    plan = plan_lsh(a, b, threshold=t, recall=recall, seed=seed, workers=workers)
-    report.lsh = plan
-    run = lsh_pairs(a, b, plan.params, t, left=sb.split_left, right=sb.split_right,
-                    workers=workers, progress=progress)
-    report.comparisons += run.collisions
-    left = np.concatenate([found.left, run.left])
-    right = np.concatenate([found.right, run.right])
-    return finish(a, b, left, right, t, workers, progress, top_k)
+    def all_pairs(self) -> Candidates:
+        self.report.comparisons = self.report.total_pairs
+        self.report.estimated_pair_completeness = 1.0
+        return dice(self.a, self.b, threshold=self.threshold, top_k=self.top_k,
+                    workers=self.workers, progress=self.progress)
 
+    def lsh(self, plan: LshPlan) -> Candidates:
+        run = self._lsh_run(plan)
+        self._estimate_completeness(run, plan)
+        return self._finish(run.left, run.right)
 
-def _lsh_report(report: BlockingReport, run: LshRun, plan: LshPlan, a: Encodings,
-                b: Encodings | None, workers: int) -> None:
-    """Counts, group sizes and the Horvitz-Thompson estimate of the pair completeness."""
-    other = a if b is None else b
-    report.comparisons = run.collisions
-    report.guaranteed_recall = plan.guaranteed_recall
-    report.size_histogram = run.histogram
-    report.largest_blocks = [(f"band {k}", left, right) for k, left, right in run.largest]
-    score = score_pairs(a, other, run.left, run.right, workers=workers)
-    pop_sum = a.popcounts[run.left].astype(np.int64) + other.popcounts[run.right]
-    prob = plan.params.find_probability(score, pop_sum, plan.universe)
-    weight = float(np.sum(1.0 / np.maximum(prob, 1e-300)))
-    report.estimated_pair_completeness = len(score) / weight if len(score) else 1.0
+    def signatures(self, sb: SignatureBlocks, recall: float, seed: int) -> Candidates:
+        self._describe(sb)
+        if sb.split_left is None:
+            return dice_blocks(self.a, self.b, sb.blocks, threshold=self.threshold,
+                               top_k=self.top_k, workers=self.workers, progress=self.progress)
+        found = self._blocked(sb)
+        plan = plan_lsh(self.a, self.b, threshold=self.threshold, recall=recall, seed=seed,
+                        workers=self.workers)
+        self.report.lsh = plan
+        run = self._lsh_run(plan, left=sb.split_left, right=sb.split_right)
+        return self._finish(np.concatenate([found.left, run.left]),
+                            np.concatenate([found.right, run.right]))
+
+    def signatures_and_lsh(self, sb: SignatureBlocks, plan: LshPlan) -> Candidates:
+        self._describe(sb)
+        found = self._blocked(sb)
+        run = self._lsh_run(plan)
+        return self._finish(np.concatenate([found.left, run.left]),
+                            np.concatenate([found.right, run.right]))
+
+    def _blocked(self, sb: SignatureBlocks) -> Candidates:
+        return dice_blocks(self.a, self.b, sb.blocks, threshold=self.threshold,
+                           workers=self.workers, progress=self.progress, fields=False)
+
+    def _lsh_run(self, plan: LshPlan, left=None, right=None) -> LshRun:
+        run = lsh_pairs(self.a, self.b, plan.params, self.threshold, left=left, right=right,
+                        workers=self.workers, progress=self.progress)
+        self.report.comparisons += run.collisions
+        self.report.guaranteed_recall = plan.guaranteed_recall
+        if left is None:  # a run over every record: its band groups join the block report
+            report = self.report
+            report.size_histogram = run.histogram + (0 if report.size_histogram is None
+                                                     else report.size_histogram)
+            groups = report.largest_blocks + [(f"band {k}", nl, nr) for k, nl, nr in run.largest]
+            report.largest_blocks = sorted(groups, key=lambda g: -g[1] * g[2])[:10]
+        return run
+
+    def _finish(self, left: np.ndarray, right: np.ndarray) -> Candidates:
+        return finish(self.a, self.b, left, right, self.threshold, self.workers, self.progress,
+                      self.top_k)
+
+    def _describe(self, sb: SignatureBlocks) -> None:
+        """Passes, comparisons, oversized blocks, size histogram and the largest blocks."""
+        report, dedup = self.report, self.b is None
+        report.passes = sb.passes
+        report.comparisons += sb.comparisons()
+        report.oversized = sum(p.oversized for p in sb.passes)
+        report.oversized_rule = sb.rule if report.oversized else None
+        sizes = sb.sizes
+        pairs = sizes[:, 1] * (sizes[:, 1] - 1) // 2 if dedup else sizes[:, 1] * sizes[:, 2]
+        report.size_histogram = pairs_histogram(pairs)
+        top = np.argsort(-pairs, kind="stable")[:10]
+        report.largest_blocks = [(sb.passes[sizes[k, 0]].name, int(sizes[k, 1]),
+                                  int(sizes[k, 1] if dedup else sizes[k, 2])) for k in top]
+
+    def _estimate_completeness(self, run: LshRun, plan: LshPlan) -> None:
+        """Horvitz-Thompson: each found pair stands for 1 / (its chance of being found) pairs."""
+        other = self.a if self.b is None else self.b
+        score = score_pairs(self.a, other, run.left, run.right, workers=self.workers)
+        pop_sum = self.a.popcounts[run.left].astype(np.int64) + other.popcounts[run.right]
+        prob = plan.params.find_probability(score, pop_sum, plan.universe)
+        weight = float(np.sum(1.0 / np.maximum(prob, 1e-300)))
+        self.report.estimated_pair_completeness = len(score) / weight if len(score) else 1.0
 
 
 def finish(a: Encodings, b: Encodings | None, left: np.ndarray, right: np.ndarray,
