@@ -45,6 +45,79 @@ def filters_of(encodings: Encodings, field: str | None) -> tuple[np.ndarray, int
     return unpack(words, words.shape[1] * 64), words.shape[1] * 64
 
 
+def attacker_view(encodings: Encodings, field: str | None, schema: Schema | None,
+                  undo: bool = True) -> tuple[np.ndarray, list[str]]:
+    """The filters as an attacker who knows the public settings sees them after undoing what can
+    be undone: balancing (the columns come in complementary pairs, found in the data: keep the
+    sparser one of each pair) and Rule 90 (linear: solved exactly, up to its kernel, when the
+    schema says it was applied). BLIP noise and XOR folding cannot be undone. ``undo=False``:
+    the filters as they are. Returns the 0/1 rows and what was undone."""
+    bits, _ = filters_of(encodings, field)
+    done: list[str] = []
+    if not undo:
+        return bits, done
+    unbalanced = undo_balance(bits)
+    if unbalanced is not None:
+        bits = unbalanced
+        done.append("balance")
+    h = schema.hardening if schema is not None else None
+    if h is not None and h.rule90 and (field is None or h.field_filters == "harden"):
+        bits = undo_rule90(bits)
+        done.append("rule90")
+    return bits, done
+
+
+def undo_balance(bits: np.ndarray) -> np.ndarray | None:
+    """The unbalanced filters when (nearly) every column has a complementary column (a balanced
+    filter is a permutation of the filter and its negation); None when the filters are not
+    balanced."""
+    n, l = bits.shape  # noqa: E741
+    if n < 2 or l % 2 or not (bits.sum(axis=1) == l // 2).all():
+        return None
+    cols = np.packbits(bits.T, axis=1)
+    index = {cols[j].tobytes(): j for j in range(l)}
+    comp = np.packbits(1 - bits.T, axis=1)
+    keep, used = [], np.zeros(l, dtype=bool)
+    for j in range(l):
+        if used[j]:
+            continue
+        k = index.get(comp[j].tobytes())
+        if k is None or used[k] or k == j:
+            continue
+        used[j] = used[k] = True
+        keep.append(j if bits[:, j].sum() <= bits[:, k].sum() else k)
+    if len(keep) < 0.9 * (l // 2):
+        return None
+    return np.ascontiguousarray(bits[:, sorted(keep)])
+
+
+def undo_rule90(bits: np.ndarray) -> np.ndarray:
+    """A preimage under cyclic Rule 90 (``y[i] = x[i-1] ^ x[i+1]``), per record the sparsest of
+    the preimages (they differ by complementing the even and/or odd positions)."""
+    n, l = bits.shape  # noqa: E741
+    x = np.zeros_like(bits)
+    if l % 2:
+        # one cycle through every position in steps of 2: x[i + 2] = x[i] ^ y[i + 1]
+        order = (2 * np.arange(l)) % l
+        y_next = bits[:, (order + 1) % l]
+        run = np.zeros((n, l), dtype=bits.dtype)
+        run[:, 1:] = np.bitwise_xor.accumulate(y_next[:, :-1], axis=1)
+        x[:, order] = _sparser(run)
+        return x
+    for start in (0, 1):
+        idx = np.arange(start, l, 2)
+        y_next = bits[:, (idx + 1) % l]
+        run = np.zeros((n, idx.size), dtype=bits.dtype)
+        run[:, 1:] = np.bitwise_xor.accumulate(y_next[:, :-1], axis=1)
+        x[:, idx] = _sparser(run)
+    return x
+
+
+def _sparser(run: np.ndarray) -> np.ndarray:
+    flip = run.sum(axis=1) * 2 > run.shape[1]
+    return np.where(flip[:, None], 1 - run, run)
+
+
 # == the attacker's model of one attribute =========================================================
 @dataclass
 class Attribute:

@@ -122,6 +122,62 @@ def greedy_pattern_ref(cols, base, seed, eligible, low):
     return chosen, mask
 
 
+@njit(cache=True, nogil=True)
+def greedy_pattern_noisy(cols, base, seed, eligible, low, slack, max_len):
+    """:func:`greedy_pattern` for noisy filters (BLIP): a record counts as having the set when it
+    has all but ``slack[L]`` of its ``L`` positions. Adds the position with the largest excess
+    over independence among those records, one at a time, while at least ``low`` records remain
+    and the set is shorter than ``max_len``. Returns (positions as a bool mask, records' bitmap)."""
+    npos, nw = cols.shape
+    n = nw * 64
+    counts = np.zeros(n, np.int32)
+    chosen = np.zeros(npos, np.bool_)
+    chosen[seed] = True
+    mask = cols[seed].copy()
+    for w in range(nw):
+        word = cols[seed, w]
+        for b in range(64):
+            if (word >> np.uint64(b)) & np.uint64(1):
+                counts[w * 64 + b] += 1
+    length = 1
+    while length < max_len:
+        size = 0
+        for w in range(nw):
+            size += _popcount(mask[w])
+        best, best_x = -1, -1e300
+        for p in range(npos):
+            if chosen[p] or not eligible[p]:
+                continue
+            s = 0
+            for w in range(nw):
+                s += _popcount(cols[p, w] & mask[w])
+            x = float(s) - float(size) * base[p]
+            if x > best_x:
+                best, best_x = p, x
+        if best < 0 or best_x <= 0:
+            break
+        new_counts = counts.copy()
+        for w in range(nw):
+            word = cols[best, w]
+            for b in range(64):
+                if (word >> np.uint64(b)) & np.uint64(1):
+                    new_counts[w * 64 + b] += 1
+        need = length + 1 - slack[length + 1]
+        new_mask = np.zeros(nw, np.uint64)
+        members = 0
+        for r in range(n):
+            if new_counts[r] >= need:
+                new_mask[r >> 6] |= np.uint64(1) << np.uint64(r & 63)
+                members += 1
+        if members < low:
+            break
+        chosen[best] = True
+        counts = new_counts
+        mask = new_mask
+        length += 1
+    return chosen, mask
+
+
 def mask_to_rows(mask: np.ndarray, n: int) -> np.ndarray:
     """Record indexes (< n) set in a record bitmap."""
     bits = np.unpackbits(mask.view(np.uint8), bitorder="little")[:n]

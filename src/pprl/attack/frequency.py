@@ -23,7 +23,15 @@ from scipy.optimize import linear_sum_assignment
 
 from ..encode.schema import Schema
 from ..encodings import Encodings
-from ._data import Attribute, Plain, Reference, attributes, expected_popcount, source_name
+from ._data import (
+    Attribute,
+    Plain,
+    Reference,
+    attacker_view,
+    attributes,
+    expected_popcount,
+    source_name,
+)
 from ._data import truth_values as _truth_values
 from ._result import MAX_MANY, AttackResult, guesses_from_groups
 
@@ -31,7 +39,8 @@ from ._result import MAX_MANY, AttackResult, guesses_from_groups
 def frequency(encodings: Encodings, reference: Reference | pd.DataFrame | str, *,
               field: str | None = None, target: list[str] | None = None,
               schema: Schema | None = None, truth: pd.DataFrame | None = None,
-              min_count: int = 5, z: float = 2.0, max_many: int = MAX_MANY) -> AttackResult:
+              min_count: int = 5, z: float = 2.0, max_many: int = MAX_MANY,
+              undo: bool = True) -> AttackResult:
     """Frequency attack on the record filters (``field=None``) or on one field's filters.
 
     Args:
@@ -48,6 +57,8 @@ def frequency(encodings: Encodings, reference: Reference | pd.DataFrame | str, *
         min_count: groups smaller than this are not aligned (their frequency says nothing).
         z: width of the Poisson band, in standard deviations.
         max_many: most candidates of a 1-to-many guess.
+        undo: undo the hardening steps that can be undone (balancing; Rule 90 when the schema
+            says so) before attacking (:func:`attacker_view`).
     """
     t0 = time.perf_counter()
     ref = Reference.coerce(reference)
@@ -55,9 +66,9 @@ def frequency(encodings: Encodings, reference: Reference | pd.DataFrame | str, *
     attrs = attributes(names, schema, field)
     plain = Plain.of(ref, attrs)
     values, weights = plain.joint_values(names)
-    rows = _rows(encodings, field)
-    n = rows.shape[0]
-    group_of, counts, popcounts = _groups(rows)
+    bits, undone = attacker_view(encodings, field, schema, undo)
+    n = bits.shape[0]
+    group_of, counts, popcounts = _groups(bits)
     expected = weights / weights.sum() * n
     model = _popcount_model(schema, field, names, attrs)
     ntok = _token_counts(plain, names, values) if model else None
@@ -66,7 +77,8 @@ def frequency(encodings: Encodings, reference: Reference | pd.DataFrame | str, *
     cands = [None if c is None else tuple(values[j] for j in c) for c in candidates]
     guesses, too_many = guesses_from_groups(group_of, cands, max_many)
     result = AttackResult("frequency", source_name(field), tuple(names), guesses, too_many,
-                          max_many, details={"groups": len(counts),
+                          max_many, details={"undone": "+".join(undone) or "-",
+                                             "groups": len(counts),
                                              "aligned_groups": int(sum(c is not None
                                                                        for c in cands)),
                                              "largest_group": int(counts.max(initial=0))},
@@ -74,37 +86,27 @@ def frequency(encodings: Encodings, reference: Reference | pd.DataFrame | str, *
     return result.evaluate(_truth_values(truth, names, attrs, n))
 
 
-def _rows(encodings: Encodings, field: str | None) -> np.ndarray:
-    if not isinstance(encodings, Encodings):
-        raise TypeError(f"encodings must be pprl.Encodings, got {type(encodings).__name__}")
-    if field is None:
-        return encodings.bits
-    from ._data import filters_of
-
-    filters_of(encodings, field)  # the error for an unknown field
-    return encodings.fields[field]
-
-
-def _groups(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _groups(bits: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Group of each row (identical rows), the size and the set bits of each group."""
-    rows = np.ascontiguousarray(rows)
-    if rows.shape[0] == 0:
+    if bits.shape[0] == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
-    view = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).reshape(-1)
+    rows = np.ascontiguousarray(np.packbits(bits, axis=1))
+    view = rows.view(np.dtype((np.void, rows.shape[1]))).reshape(-1)
     _, first, inverse, counts = np.unique(view, return_index=True, return_inverse=True,
                                           return_counts=True)
-    popcounts = np.bitwise_count(rows[first]).sum(axis=1).astype(np.int64)
+    popcounts = bits[first].sum(axis=1).astype(np.int64)
     return inverse.reshape(-1).astype(np.int64), counts.astype(np.int64), popcounts
 
 
 def _popcount_model(schema: Schema | None, field: str | None, names: list[str],
                     attrs: dict[str, Attribute]) -> tuple[int, int] | None:
     """(k, m) when the set bits of an attacked filter follow from its number of tokens: a known
-    schema, one target attribute, bits per token, and no step that changes the bit counts."""
+    schema, one target attribute, bits per token, and no BLIP noise (balancing and Rule 90 are
+    undone by :func:`attacker_view`)."""
     if schema is None or len(names) != 1 or attrs[names[0]].k is None:
         return None
     h = schema.hardening
-    if h.transforms_filters and (field is None or h.field_filters == "harden"):
+    if h.flip_probability > 0 and (field is None or h.field_filters == "harden"):
         return None
     f = next(x for x in schema.hashed_features if x.name == names[0])
     if field is not None:

@@ -26,7 +26,7 @@ from scipy.spatial.distance import cdist
 
 from ..encode.schema import Schema
 from ..encodings import Encodings
-from ._data import Plain, Reference, attributes, filters_of, source_name
+from ._data import Plain, Reference, attacker_view, attributes, source_name
 from ._data import truth_values as _truth_values
 from ._result import MAX_MANY, AttackResult, guesses_from_groups
 
@@ -38,7 +38,8 @@ def graph_matching(encodings: Encodings, reference: Reference | pd.DataFrame | s
                    field: str | None = None, target: list[str] | None = None,
                    schema: Schema | None = None, truth: pd.DataFrame | None = None,
                    max_nodes: int = 2000, rounds: int = 3, margin: float = 0.05,
-                   max_many: int = MAX_MANY) -> AttackResult:
+                   max_many: int = MAX_MANY,
+                   undo: bool = True) -> AttackResult:
     """Graph-matching attack on the record filters (``field=None``) or one field's filters.
 
     The attacked filters must encode exactly the ``target`` attributes (default ``[field]``,
@@ -55,13 +56,15 @@ def graph_matching(encodings: Encodings, reference: Reference | pd.DataFrame | s
         rounds: anchor refinement rounds.
         margin: relative cost margin of 1-to-many candidates.
         max_many: most candidates of a 1-to-many guess.
+        undo: undo the hardening steps that can be undone (balancing; Rule 90 when the schema
+            says so) before attacking (:func:`attacker_view`).
     """
     t0 = time.perf_counter()
     ref = Reference.coerce(reference)
     names = list(target) if target else ([field] if field else list(ref.attributes))
     attrs = attributes(names, schema, field)
     plain = Plain.of(ref, attrs)
-    bits, _ = filters_of(encodings, field)
+    bits, undone = attacker_view(encodings, field, schema, undo)
     n = bits.shape[0]
     enc = _encoded_nodes(bits, max_nodes)
     pln = _plain_nodes(plain, names, max_nodes)
@@ -83,7 +86,8 @@ def graph_matching(encodings: Encodings, reference: Reference | pd.DataFrame | s
     record_node = group_to_node[enc["group_of"]]
     guesses, too_many = guesses_from_groups(record_node, node_values, max_many)
     result = AttackResult("graph_matching", source_name(field), tuple(names), guesses, too_many,
-                          max_many, details={"encoded_nodes": len(enc["nodes"]),
+                          max_many, details={"undone": "+".join(undone) or "-",
+                                             "encoded_nodes": len(enc["nodes"]),
                                              "plain_nodes": len(pln["values"])},
                           seconds=time.perf_counter() - t0)
     return result.evaluate(_truth_values(truth, names, attrs, n))

@@ -32,7 +32,7 @@ import scipy.sparse as sp
 from ..encode.schema import Schema
 from ..encodings import Encodings
 from . import _kernels as K
-from ._data import Plain, Reference, attributes, filters_of, source_name
+from ._data import Plain, Reference, attacker_view, attributes, source_name
 from ._data import truth_values as _truth_values
 from ._result import MAX_MANY, AttackResult
 
@@ -56,7 +56,7 @@ class PatternMiner:
 
     def __init__(self, bits: np.ndarray, plain: Plain, *, min_partition: int, stop_gap: float,
                  tolerance: float, min_positions: int | None, seeds: int, tries: int,
-                 noise_tolerant: bool):
+                 noise_tolerant: bool, noise: float = 0.0):
         self.bits = np.ascontiguousarray(bits, dtype=np.uint8)
         self.n, self.l = self.bits.shape
         self.plain = plain
@@ -64,7 +64,11 @@ class PatternMiner:
         self.min_partition = min_partition
         self.stop_gap, self.tolerance = stop_gap, tolerance
         self.seeds, self.tries = seeds, tries
-        self.noise_tolerant = noise_tolerant
+        self.noise_tolerant = noise_tolerant or noise > 0
+        self.noise = noise
+        sizes = np.arange(self.l + 2)
+        slack = np.ceil(noise * sizes + 2.0 * np.sqrt(sizes * noise * (1 - noise))).astype(np.int64)
+        self.slack = np.minimum(slack, np.maximum(sizes - 1, 0)) if noise > 0 else 0 * sizes
         self._tokens()
         self.min_len = np.full(len(self.token_attr), min_positions or 3, dtype=np.int64)
         self.mined = Mined()
@@ -177,7 +181,11 @@ class PatternMiner:
         for seed in seeds.tolist():
             if covered[seed]:
                 continue
-            chosen, mask = K.greedy_pattern(cols, share, seed, eligible, lo)
+            if self.noise > 0:
+                chosen, mask = K.greedy_pattern_noisy(cols, share, seed, eligible, lo,
+                                                      self.slack, min(max_len, self.l))
+            else:
+                chosen, mask = K.greedy_pattern(cols, share, seed, eligible, lo)
             covered |= chosen
             support = int(np.bitwise_count(mask).sum())
             length = int(chosen.sum())
@@ -308,8 +316,9 @@ def pattern_mining(encodings: Encodings, reference: Reference | pd.DataFrame | s
                    schema: Schema | None = None, truth: pd.DataFrame | None = None,
                    min_partition: int | None = None, stop_gap: float = 0.05,
                    tolerance: float = 0.15, min_positions: int | None = None, seeds: int = 48,
-                   tries: int = 10, noise_tolerant: bool = True, max_nodes: int = 5000,
-                   max_many: int = MAX_MANY) -> AttackResult:
+                   tries: int = 10, noise_tolerant: bool = True, noise: float | None = None,
+                   max_nodes: int = 5000, max_many: int = MAX_MANY,
+                   undo: bool = True) -> AttackResult:
     """Pattern-mining attack on the record filters (``field=None``) or one field's filters.
 
     Args:
@@ -330,8 +339,12 @@ def pattern_mining(encodings: Encodings, reference: Reference | pd.DataFrame | s
         seeds: greedy searches per token.
         tries: tokens tried per partition.
         noise_tolerant: count a token present when most (Otsu, >= 70 %) of its positions are set.
+        noise: the BLIP flip probability the attacker assumes (default: the schema's, 0 without
+            a schema); with noise, patterns are grown allowing that share of missing bits.
         max_nodes: partitions processed at most.
         max_many: most candidates of a 1-to-many guess.
+        undo: undo the hardening steps that can be undone (balancing; Rule 90 when the schema
+            says so) before attacking (:func:`attacker_view`).
     """
     t0 = time.perf_counter()
     ref = Reference.coerce(reference)
@@ -342,11 +355,12 @@ def pattern_mining(encodings: Encodings, reference: Reference | pd.DataFrame | s
             mined_names.append(name)
     attrs = attributes(mined_names, schema, field)
     plain = Plain.of(ref, attrs)
-    bits, _ = filters_of(encodings, field)
+    bits, undone = attacker_view(encodings, field, schema, undo)
     n = bits.shape[0]
     miner = PatternMiner(bits, plain, min_partition=min_partition or max(30, n // 400),
                          stop_gap=stop_gap, tolerance=tolerance, min_positions=min_positions,
-                         seeds=seeds, tries=tries, noise_tolerant=noise_tolerant)
+                         seeds=seeds, tries=tries, noise_tolerant=noise_tolerant,
+                         noise=_noise(schema, field) if noise is None else float(noise))
     mined = miner.mine(max_nodes)
     parts = []
     per_attr = {}
@@ -360,7 +374,8 @@ def pattern_mining(encodings: Encodings, reference: Reference | pd.DataFrame | s
     guesses, too_many = _joint([per_attr[nm] for nm in names], n, max_many)
     identified = {nm: int(sum(miner.token_attr[t] == a for t in mined.order))
                   for a, nm in enumerate(miner.names)}
-    details = {"tokens_identified": len(mined.order), "partitions": mined.nodes,
+    details = {"undone": "+".join(undone) or "-", "tokens_identified": len(mined.order),
+               "partitions": mined.nodes,
                "failed_minings": mined.failed,
                **{f"tokens_{nm}": c for nm, c in identified.items()}}
     result = AttackResult("pattern_mining", source_name(field), tuple(names), guesses, too_many,
@@ -368,6 +383,14 @@ def pattern_mining(encodings: Encodings, reference: Reference | pd.DataFrame | s
                           parts=parts if len(names) > 1 else [])
     result.miner = miner
     return result.evaluate(_truth_values(truth, names, attrs, n))
+
+
+def _noise(schema: Schema | None, field: str | None) -> float:
+    """The flip probability of the attacked filters, as the public schema states it."""
+    if schema is None:
+        return 0.0
+    h = schema.hardening
+    return h.flip_probability if field is None or h.field_filters == "harden" else 0.0
 
 
 def _joint(per_attr: list[list[tuple | None]], n: int, max_many: int
