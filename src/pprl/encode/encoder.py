@@ -431,7 +431,8 @@ class Encoder:
 
     def _stage_all(self, chunk: pd.DataFrame, row0: int) -> tuple[list[_Staged], list]:
         """Stage every column, raising the earliest problem (by row, then column); a salt column is
-        committed on the way, as the salted columns need its values."""
+        committed on the way, as the salted columns need its values (a problem of the salt column
+        itself is raised before the salted columns are looked at)."""
         cols = self._columns
         staged: list = [None] * len(cols)
         slots: list = [None] * len(cols)
