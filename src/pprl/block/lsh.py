@@ -322,6 +322,9 @@ def lsh_pairs(a: Encodings, b: Encodings | None, params: LshParams, threshold: f
     run = LshRun(np.empty(0, np.int64), np.empty(0, np.int64))
     if len(left) == 0 or len(right) == 0:
         return run
+    if max(len(left), len(right)) >= 2**31 or a.nbits >= 2**_kernels.POP_BITS:
+        raise ValueError("LSH blocking handles fewer than 2**31 records per side and filters "
+                         f"shorter than 2**{_kernels.POP_BITS} bits")
     known = np.full(len(a), -1, dtype=np.int64)
 
     def band(k: int):
