@@ -44,13 +44,13 @@ HAMMING_QUANTILE = 0.9  # Hamming guarantees are stated for pairs up to this pop
 # estimated this much cheaper.
 HAMMING_PREMIUM = 1.25
 
-# Cost model: seconds per unit on one core, fitted to whole-band runs of three configurations on
-# 1M x 1M default-schema CLKs on the 2-core reference machine (benchmarks/bench_block.py; measured
-# under a load average of ~9 and divided by 3). Only their ratios matter: they choose r and L, and
-# LSH against all pairs.
-COST_PROBE = 3.1e-8  # one bit probe of a MinHash scan
-COST_BIT = 2.8e-8  # one sampled bit of a Hamming key
-COST_MEMBER = 1.3e-7  # bucket sort and merge of one membership in one band
+# Cost model: seconds per unit on one core, fitted to whole-band runs of three configurations
+# (MinHash 10 x 264, 11 x 397, Hamming 24 x 503) on 1M x 1M default-schema CLKs on the 2-core
+# reference machine (benchmarks/bench_block.py; measured under a load average of ~6 and halved).
+# Only their ratios matter: they choose r and L, and LSH against all pairs.
+COST_PROBE = 1.65e-8  # one bit probe of a MinHash scan
+COST_BIT = 1.8e-8  # one sampled bit of a Hamming key
+COST_MEMBER = 7.5e-8  # bucket sort and merge of one membership in one band
 COST_COLLISION = 1.2e-7  # one pair with equal keys: popcount bound and Dice of two random rows
 COST_EXHAUSTIVE = 3.9e-9  # one pair of an all-pairs comparison (within the popcount bounds)
 
