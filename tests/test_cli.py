@@ -223,3 +223,37 @@ def test_release_and_extract_commands(capsys, tmp_path):
     (tmp_path / "bad.toml").write_text('input = "people.csv"\nk = 1\n')
     code, err = run(capsys, "extract", tmp_path / "bad.toml")
     assert code == 1 and "bad.toml" in err
+
+
+def test_job_run_and_status_commands(capsys, tmp_path):
+    frames, _ = pprl.datasets.agencies(["education", "employment"], 200, seed=4)
+    schema = pprl.encode.default_schema()
+    secret = pprl.Secret(SECRET.encode())
+    lines = ['output = "out"', 'threshold = "auto"']
+    for name, frame in frames.items():
+        pprl.encode.clks(frame, schema, secret, id_column="record_id").write(tmp_path / f"{name}.parquet")
+        lines += ["[[agencies]]", f'name = "{name}"', f'encodings = "{name}.parquet"']
+    spec = tmp_path / "job.toml"
+    spec.write_text("\n".join(lines) + "\n")
+    code, err = run(capsys, "job", "run", spec)
+    assert code == 0, err
+    entities = pd.read_parquet(tmp_path / "out" / "entities.parquet")
+    assert list(entities.columns[:3]) == ["entity_id", "agency", "record_id"]
+    assert not entities.duplicated(["entity_id", "agency"]).any()
+    code, err = run(capsys, "job", "status", spec)
+    assert code == 0, err
+    (tmp_path / "broken.toml").write_text('output = "x"\n[[agencies]]\nname = "a"\n')
+    code, err = run(capsys, "job", "run", tmp_path / "broken.toml")
+    assert code == 1 and "encodings" in err
+
+
+def test_audit_command(capsys, tmp_path):
+    people = pprl.datasets.population(400, seed=9)
+    enc = pprl.encode.clks(people, pprl.encode.default_schema(), pprl.Secret(SECRET.encode()),
+                           id_column="entity_id")
+    enc.write(tmp_path / "enc.parquet")
+    pprl.datasets.population(600, seed=10).to_csv(tmp_path / "reference.csv", index=False)
+    code, err = run(capsys, "audit", tmp_path / "enc.parquet", "--reference", tmp_path / "reference.csv")
+    assert code == 0, err
+    code, err = run(capsys, "audit", tmp_path / "enc.parquet", "--reference", tmp_path / "nope.csv")
+    assert code == 1 and "nope.csv" in err

@@ -14,7 +14,8 @@ from .encodings import Encodings
 from .errors import DataError, IncompatibleEncodingsError, PprlError, SchemaError
 from .secret import Secret
 
-_LAZY = {"encode", "block", "compare", "solve", "disclosure", "datasets", "job", "cli", "attack"}
+_LAZY = {"encode", "block", "compare", "solve", "disclosure", "datasets", "job", "cli", "attack",
+         "plots"}
 _LAZY_ATTRS = {"Schema": ("encode.schema", "Schema")}
 
 __all__ = [

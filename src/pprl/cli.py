@@ -1,4 +1,4 @@
-"""The ``pprl`` command line: encode, link, release, extract, demo.
+"""The ``pprl`` command line: encode, link, job, audit, release, extract, demo.
 
 Exit codes: 0 success, 1 data error (bad file, column, value, schema, secret), 2 usage error.
 Errors are one line naming what is at fault; ``--debug`` adds the traceback. The secret is only ever
@@ -111,6 +111,31 @@ def build_parser() -> argparse.ArgumentParser:
     link.add_argument("--out", type=Path, required=True, help="links file: .csv or .parquet")
     link.set_defaults(func=cmd_link)
 
+    job = sub.add_parser("job", parents=[common], help="the annual multi-agency matching job",
+                         description="Link every agency's encodings into one entity table with "
+                                     "stable ids. Resumable: finished stages are skipped.")
+    job_sub = job.add_subparsers(dest="job_command", required=True, metavar="ACTION")
+    job_run = job_sub.add_parser("run", parents=[common], help="run (or resume) the job")
+    job_run.add_argument("spec", type=Path, help="job spec (TOML)")
+    job_run.add_argument("--scheduler", metavar="ADDRESS",
+                         help="Dask scheduler for blocking and comparison (default: this machine, "
+                              "or the spec's [dask] scheduler)")
+    job_run.set_defaults(func=cmd_job_run)
+    job_status = job_sub.add_parser("status", parents=[common], help="which stages are done")
+    job_status.add_argument("spec", type=Path, help="job spec (TOML)")
+    job_status.set_defaults(func=cmd_job_status)
+
+    audit = sub.add_parser("audit", parents=[common], help="attack your own encodings",
+                           description="Run the attack lab (frequency, pattern-mining and graph-"
+                                       "matching attacks) against encodings with a plaintext "
+                                       "reference population, and print a verdict.")
+    audit.add_argument("encodings", type=Path, help="encodings Parquet file from `pprl encode`")
+    audit.add_argument("--reference", type=Path, required=True,
+                       help="CSV of the attacker's plaintext population (columns named as the "
+                            "schema's features)")
+    audit.add_argument("--schema", type=Path, help="the schema the encodings were made with")
+    audit.set_defaults(func=cmd_audit)
+
     rel = sub.add_parser("release", parents=[common], help="publish dashboard tables from a spec",
                          description="Write suppressed and differentially private tables (CSV, "
                                      "Parquet, JSON with metadata) as a TOML release spec says. "
@@ -202,6 +227,26 @@ def describe_links(links) -> str:
         if info.get("precision") is not None and info.get("recall") is not None:
             parts.append(f"estimated precision {info['precision']:.3f}, recall {info['recall']:.3f}")
     return ", ".join(parts)
+
+
+def cmd_job_run(args: argparse.Namespace) -> None:
+    from . import job
+
+    result = job.run(args.spec, scheduler=args.scheduler, progress=show_progress(args))
+    logger.info("%s", result)
+
+
+def cmd_job_status(args: argparse.Namespace) -> None:
+    from . import job
+
+    sys.stdout.write(f"{job.status(args.spec)}\n")
+
+
+def cmd_audit(args: argparse.Namespace) -> None:
+    from . import attack
+
+    report = attack.audit_files(args.encodings, args.reference, schema=args.schema)
+    sys.stdout.write(f"{report}\n")
 
 
 def cmd_release(args: argparse.Namespace) -> None:
