@@ -91,11 +91,11 @@ def test_auto_choices(extracts, rng, monkeypatch):
 
 
 def test_lsh_does_not_pay_at_low_thresholds_on_dense_filters(rng):
-    """Density 0.6: at Dice 0.7 LSH would collide more pairs than exist; at 0.9 a tenth of them."""
+    """Density 0.6: at Dice 0.7 LSH would compare most pairs anyway; at 0.9 few of them."""
     x, y = noisy_copies(rng, 2000, nbits=512, density=0.6, flip=0.3)
     low = plan_lsh(x, y, threshold=0.7)
     high = plan_lsh(x, y, threshold=0.9)
-    assert low.est_collisions > 2000 * 2000 and low.est_seconds > low.exhaustive_seconds
+    assert low.est_collisions > 2000 * 2000 / 2 and low.est_seconds > low.exhaustive_seconds
     assert high.est_collisions < 2000 * 2000 / 10
     _, report = candidates(x, y, threshold=0.7, exact_pairs=0)
     assert report.method == "none" and "cost more than all pairs" in report.reason
