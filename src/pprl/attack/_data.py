@@ -75,15 +75,20 @@ def undo_balance(bits: np.ndarray) -> np.ndarray | None:
     if n < 2 or l % 2 or not (bits.sum(axis=1) == l // 2).all():
         return None
     cols = np.packbits(bits.T, axis=1)
-    index = {cols[j].tobytes(): j for j in range(l)}
     comp = np.packbits(1 - bits.T, axis=1)
+    index: dict[bytes, list[int]] = {}
+    for j in range(l - 1, -1, -1):
+        index.setdefault(cols[j].tobytes(), []).append(j)
     keep, used = [], np.zeros(l, dtype=bool)
     for j in range(l):
         if used[j]:
             continue
-        k = index.get(comp[j].tobytes())
-        if k is None or used[k] or k == j:
+        partners = index.get(comp[j].tobytes(), [])
+        while partners and used[partners[-1]]:
+            partners.pop()
+        if not partners:
             continue
+        k = partners.pop()
         used[j] = used[k] = True
         keep.append(j if bits[:, j].sum() <= bits[:, k].sum() else k)
     if len(keep) < 0.9 * (l // 2):

@@ -184,7 +184,7 @@ def _clk_is(schema: Schema | None, attrs: list[str]) -> bool:
 def audit_files(encodings: str | os.PathLike, reference: str | os.PathLike, *,
                 schema: str | os.PathLike | None = None, truth: str | os.PathLike | None = None,
                 truth_id_column: str = "id", attacks: Sequence[str] = ATTACKS,
-                threshold: float = DEFAULT_THRESHOLD) -> AuditReport:
+                threshold: float = DEFAULT_THRESHOLD, max_nodes: int = 2000) -> AuditReport:
     """:func:`audit` from files: encodings (Parquet from ``pprl encode``), the reference CSV, the
     schema file (optional) and the true plaintext (optional CSV/Parquet whose
     ``truth_id_column`` holds the encodings' ids)."""
@@ -194,4 +194,4 @@ def audit_files(encodings: str | os.PathLike, reference: str | os.PathLike, *,
     if truth is not None:
         plain = align_truth(enc, read_table(truth), truth_id_column)
     return audit(enc, Reference.read(reference), schema=sch, truth=plain, attacks=attacks,
-                 threshold=threshold)
+                 threshold=threshold, max_nodes=max_nodes)

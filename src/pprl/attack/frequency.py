@@ -64,13 +64,13 @@ def frequency(encodings: Encodings, reference: Reference | pd.DataFrame | str, *
     ref = Reference.coerce(reference)
     names = list(target) if target else ([field] if field else list(ref.attributes))
     attrs = attributes(names, schema, field)
+    bits, undone = attacker_view(encodings, field, schema, undo)
     plain = Plain.of(ref, attrs)
     values, weights = plain.joint_values(names)
-    bits, undone = attacker_view(encodings, field, schema, undo)
     n = bits.shape[0]
     group_of, counts, popcounts = _groups(bits)
     expected = weights / weights.sum() * n
-    model = _popcount_model(schema, field, names, attrs)
+    model = None if undone else _popcount_model(schema, field, names, attrs)
     ntok = _token_counts(plain, names, values) if model else None
     candidates = _candidates(counts, expected, popcounts, ntok, model, min_count, z)
     candidates = _assign(candidates, counts, expected)
@@ -101,12 +101,12 @@ def _groups(bits: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _popcount_model(schema: Schema | None, field: str | None, names: list[str],
                     attrs: dict[str, Attribute]) -> tuple[int, int] | None:
     """(k, m) when the set bits of an attacked filter follow from its number of tokens: a known
-    schema, one target attribute, bits per token, and no BLIP noise (balancing and Rule 90 are
-    undone by :func:`attacker_view`)."""
+    schema, one target attribute, bits per token, and no hardening step on that filter (undoing
+    balancing or Rule 90 is exact only up to complemented bits)."""
     if schema is None or len(names) != 1 or attrs[names[0]].k is None:
         return None
     h = schema.hardening
-    if h.flip_probability > 0 and (field is None or h.field_filters == "harden"):
+    if h.transforms_filters and (field is None or h.field_filters == "harden"):
         return None
     f = next(x for x in schema.hashed_features if x.name == names[0])
     if field is not None:

@@ -63,8 +63,8 @@ def graph_matching(encodings: Encodings, reference: Reference | pd.DataFrame | s
     ref = Reference.coerce(reference)
     names = list(target) if target else ([field] if field else list(ref.attributes))
     attrs = attributes(names, schema, field)
-    plain = Plain.of(ref, attrs)
     bits, undone = attacker_view(encodings, field, schema, undo)
+    plain = Plain.of(ref, attrs)
     n = bits.shape[0]
     enc = _encoded_nodes(bits, max_nodes)
     pln = _plain_nodes(plain, names, max_nodes)

@@ -2,16 +2,20 @@
 of a q-gram are set together in every encoding of a value that contains it, so a long set of
 co-occurring positions whose support matches a q-gram's frequency identifies that q-gram.
 
-Mining works on partitions, largest first, starting from all encodings and all reference rows. In a
-partition the attacker takes the most frequent token of the reference rows (tokens are tagged
-with their attribute: every feature is hashed with a key of its own) that is frequent enough,
-not nearly everywhere, and clearly apart from its neighbours in frequency (``stop_gap``). If it
-is already identified the partition is just split on it; otherwise a greedy search for the longest
+Mining works on partitions, largest first, starting from all encodings and all reference rows.
+In a partition the attacker takes the most frequent token of the reference rows (tokens are
+tagged with their attribute: every feature is hashed with a key of its own) that is frequent
+enough, not nearly everywhere, and apart from its neighbours in frequency (``stop_gap``). If it is
+already identified the partition is just split on it; otherwise a greedy search for the longest
 set of positions that co-occur in about as many encodings as the token's frequency predicts runs
-from several seed positions (the numba kernel :func:`._kernels.greedy_pattern`). A set long enough
-(``min_positions``, or half the bits per token when the attacker knows the schema) identifies the
-token everywhere. The partition is then split in encodings with / without the token (and reference
-rows with / without it), and both halves are queued.
+from several seed positions (the numba kernel :func:`._kernels.greedy_pattern`). A set of a
+plausible length (around the bits per token when the attacker knows the schema) is then assigned
+to the not yet identified token whose reference count and co-occurrence with the tokens
+identified so far best explain the encodings that have it (usually the token looked for; no
+assignment when two tokens explain it about equally), and that token is identified everywhere.
+The partition is split in encodings with / without the token (and reference rows with / without
+it) and both halves are queued; partitions where nothing could be done are retried once more
+tokens are known.
 
 Re-identification ("set_inter" in Christen et al.): an encoding contains an identified token when
 (nearly) all its positions are set; the candidates for an attribute are the reference values that
@@ -74,7 +78,11 @@ class PatternMiner:
         self.mined = Mined()
         self._lengths: list[int] = []
         self._members: list[np.ndarray] = []
+        self._pairs: list[np.ndarray] = []
         self._claimed = np.zeros(self.l, dtype=bool)
+        w = plain.weights
+        self.share = np.asarray(self.incidence.T @ w).reshape(-1) / max(w.sum(), 1e-300)
+        self._identified = np.zeros(len(self.share), dtype=bool)
 
     def _tokens(self) -> None:
         ids: dict[str, int] = {}
@@ -100,14 +108,26 @@ class PatternMiner:
 
     # -- mining -------------------------------------------------------------------------------
     def mine(self, max_nodes: int = 5000) -> Mined:
+        """Process partitions, largest first; a partition where nothing could be split is tried
+        again once more tokens have been identified elsewhere."""
         m = len(self.plain.weights)
         queue = [(-self.n, 0, np.arange(self.n), np.arange(m), frozenset())]
         counter = 1
-        while queue and self.mined.nodes < max_nodes:
-            _, _, enc_rows, ref_rows, path = heapq.heappop(queue)
+        stuck: list[tuple] = []
+        known = 0
+        while self.mined.nodes < max_nodes:
+            if not queue:
+                if len(self.mined.order) == known or not stuck:
+                    break
+                known = len(self.mined.order)
+                queue, stuck = stuck, []
+                heapq.heapify(queue)
+            item = heapq.heappop(queue)
+            _, _, enc_rows, ref_rows, path = item
             self.mined.nodes += 1
             split = self._node(enc_rows, ref_rows, path)
             if split is None:
+                stuck.append(item)
                 continue
             t, has_enc, has_ref = split
             for e, r in ((enc_rows[has_enc], ref_rows[has_ref]),
@@ -143,9 +163,11 @@ class PatternMiner:
                     continue
                 if cols is None:
                     cols = K.pack_columns(self.bits[enc_rows])
-                if not self._identify(t, cols, n_r, f, (lower, higher)):
-                    self.mined.failed += 1
+                u = self._identify(t, cols, n_r, f)
+                if u is None or u in path:
+                    self.mined.failed += u is None
                     continue
+                t = u
             has_enc = self.contains(t, enc_rows)
             has_ref = np.asarray(self.incidence[ref_rows][:, t].todense()).reshape(-1) > 0
             return t, has_enc, has_ref
@@ -159,17 +181,16 @@ class PatternMiner:
         sd = math.sqrt(f * (1 - f) / n_r)
         return gap >= self.stop_gap * f and gap >= sd
 
-    def _identify(self, t: int, cols: np.ndarray, n_r: int, f: float,
-                  neighbours: tuple[float, float]) -> bool:
-        """Look for the token's positions in one partition; record them if found and valid."""
+    def _identify(self, t: int, cols: np.ndarray, n_r: int, f: float) -> int | None:
+        """Look for the positions of token ``t`` in one partition: the token they are assigned
+        to (:meth:`_assign`, usually ``t``), recorded, or None."""
         sup = K.supports(cols, K.full_mask(n_r))
         e = f * n_r
         spread = max(3.0 * math.sqrt(e * (1 - f)), self.tolerance * e)
-        lo = max(e - spread, 0.5 * (f + neighbours[0]) * n_r)
-        hi = min(e + spread, 0.5 * (f + neighbours[1]) * n_r)
+        lo, hi = e - spread, e + spread
         eligible = (sup < 0.98 * n_r) & (sup >= lo)
         if not eligible.any():
-            return False
+            return None
         share = sup / n_r
         bg = float(np.median(share))
         s_exp = e + (n_r - e) * bg
@@ -198,40 +219,55 @@ class PatternMiner:
             if best is None or score > best[0]:
                 best = (score, positions)
         if best is None:
-            return False
+            return None
         positions = best[1]
         threshold = self._threshold(positions)
         member = self.bits[:, positions].sum(axis=1) >= threshold
-        if not self._consistent(t, member):
-            return False
-        self.mined.positions[t] = positions
-        self.mined.threshold[t] = threshold
-        self.mined.order.append(t)
+        u = self._assign(member, len(positions))
+        if u is None:
+            return None
+        self.mined.positions[u] = positions
+        self.mined.threshold[u] = threshold
+        self.mined.order.append(u)
+        self._identified[u] = True
         self._members.append(member)
+        w = self.plain.weights
+        col = np.asarray(self.incidence[:, u].todense()).reshape(-1) * w
+        self._pairs.append(np.asarray(self.incidence.T @ col).reshape(-1) / w.sum())
         self._claimed[positions] = True
         self._lengths.append(len(positions))
-        return True
+        return u
 
-    def _consistent(self, t: int, member: np.ndarray) -> bool:
-        """A new token must co-occur with the tokens identified so far about as often in the
-        encodings as in the reference (else the pattern belongs to another token)."""
-        w = self.plain.weights
-        share = float(w @ np.asarray(self.incidence[:, t].todense()).reshape(-1)) / w.sum()
-        expected = share * self.n
-        if abs(member.sum() - expected) > max(0.2 * expected, 3 * math.sqrt(expected)):
-            return False
-        if not self._members:
-            return True
-        done = self.mined.order
-        ref_t = np.asarray(self.incidence[:, t].todense()).reshape(-1) > 0
-        ref_pairs = np.asarray(self.incidence[:, done][ref_t].T @ w[ref_t]).reshape(-1) / w.sum()
-        exp_pairs = ref_pairs * self.n
-        got = np.stack(self._members, axis=1)[member].sum(axis=0)
-        big = exp_pairs >= 20
-        if not big.any():
-            return True
-        err = np.abs(got[big] - exp_pairs[big]) / exp_pairs[big]
-        return float(np.median(err)) <= 0.35
+    def _assign(self, member: np.ndarray, length: int) -> int | None:
+        """The token a pattern belongs to: among the tokens not identified yet whose pattern
+        length fits, the one whose reference count and co-occurrence with every token identified
+        so far best explain the encodings having the pattern (chi-square per degree of
+        freedom); None when no token fits or two fit about equally."""
+        count = float(member.sum())
+        exp = self.share * self.n
+        cand = np.flatnonzero((np.abs(count - exp) <= np.maximum(0.25 * exp, 3 * np.sqrt(exp)))
+                              & ~self._identified)
+        cand = np.array([u for u in cand.tolist()
+                         if self._length_range(u)[0] <= length <= self._length_range(u)[1]],
+                        dtype=np.int64)
+        if cand.size == 0:
+            return None
+        score = (count - exp[cand]) ** 2 / np.maximum(exp[cand], 5.0)
+        dof = np.ones(cand.size)
+        if self._members:
+            got = np.stack(self._members, axis=1)[member].sum(axis=0).astype(float)
+            want = np.stack(self._pairs, axis=1)[cand] * self.n
+            used = (np.maximum(want, got[None, :]) >= 5).astype(float)
+            score = score + ((got[None, :] - want) ** 2 / np.maximum(want, 5.0) * used).sum(axis=1)
+            dof = dof + used.sum(axis=1)
+        red = score / dof
+        order = np.argsort(red, kind="stable")
+        best = red[order[0]]
+        if best > 4.0:
+            return None
+        if order.size > 1 and red[order[1]] < 2.0 * best + 1.0:
+            return None
+        return int(cand[order[0]])
 
     def _length_range(self, t: int) -> tuple[int, int]:
         """Shortest and longest pattern accepted for a token: around the bits per token when the
@@ -354,8 +390,8 @@ def pattern_mining(encodings: Encodings, reference: Reference | pd.DataFrame | s
         if name not in mined_names:
             mined_names.append(name)
     attrs = attributes(mined_names, schema, field)
-    plain = Plain.of(ref, attrs)
     bits, undone = attacker_view(encodings, field, schema, undo)
+    plain = Plain.of(ref, attrs)
     n = bits.shape[0]
     miner = PatternMiner(bits, plain, min_partition=min_partition or max(30, n // 400),
                          stop_gap=stop_gap, tolerance=tolerance, min_positions=min_positions,
