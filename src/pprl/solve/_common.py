@@ -7,8 +7,6 @@ import pandas as pd
 
 from ..candidates import Candidates
 
-LINK_COLUMNS = ("left_id", "right_id", "score")
-
 
 def check_candidates(candidates: object, name: str = "candidates") -> Candidates:
     """``candidates`` if it is a valid :class:`pprl.Candidates`, else a TypeError/ValueError."""

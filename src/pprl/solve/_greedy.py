@@ -55,5 +55,5 @@ def greedy(candidates: Candidates, threshold: float | str | None = None):
     """
     from ._threshold import apply_threshold
 
-    cands, _ = apply_threshold(candidates, threshold, solver="greedy")
+    cands, _ = apply_threshold(candidates, threshold)
     return links_frame(cands, greedy_mask(cands))

@@ -14,7 +14,7 @@ from .._log import logger
 from ..candidates import Candidates
 from ..encodings import Encodings
 from ..errors import DataError
-from ._common import check_candidates
+from ._common import check_candidates, links_frame
 from ._fs import U_SOURCES, FellegiSunter, fellegi_sunter
 from ._greedy import greedy_mask
 from ._optimal import optimal_mask
@@ -118,7 +118,7 @@ def link(a: Candidates | Encodings, b: Encodings | None = None, *,
             raise ValueError("a numeric threshold is a Dice threshold; use threshold='auto' "
                              "with scoring='fellegi-sunter'")
         cut = cands.select(cands.score >= fixed)
-        frame = _frame(cut, SOLVERS[solver](cut))
+        frame = links_frame(cut, SOLVERS[solver](cut))
         frame.attrs["threshold"] = {"threshold": fixed, "method": "fixed", "scoring": "dice",
                                     "solver": solver}
         return frame
@@ -128,7 +128,7 @@ def link(a: Candidates | Encodings, b: Encodings | None = None, *,
     cut = scored.select(scored.score >= cut_at)
     keep = SOLVERS[solver](cut)
     fs = decision.scoring == "fellegi-sunter"
-    frame = _fs_frame(cut, keep, cands) if fs else _frame(cut, keep)
+    frame = _fs_frame(cut, keep, cands) if fs else links_frame(cut, keep)
     frame.attrs["threshold"] = {**choice.as_dict(), "scoring": decision.scoring,
                                 "solver": solver, "options": list(decision.options)}
     return frame
@@ -152,12 +152,6 @@ def _candidates(a, b, fixed, candidate_threshold, top_k, workers, scoring) -> Ca
     fields = scoring != "dice" and fixed is None and bool(a.fields) and bool(b.fields)
     return compare.dice(a, b, threshold=low, top_k=k, workers=workers,
                         fields="auto" if fields else False)
-
-
-def _frame(cands: Candidates, keep: np.ndarray) -> pd.DataFrame:
-    lid, rid = cands.ids()
-    return pd.DataFrame({"left_id": lid[keep], "right_id": rid[keep],
-                         "score": cands.score[keep]}).reset_index(drop=True)
 
 
 def _fs_frame(scored: Candidates, keep: np.ndarray, original: Candidates) -> pd.DataFrame:

@@ -80,5 +80,5 @@ def optimal(candidates: Candidates, threshold: float | str | None = None):
     """
     from ._threshold import apply_threshold
 
-    cands, _ = apply_threshold(candidates, threshold, solver="optimal")
+    cands, _ = apply_threshold(candidates, threshold)
     return links_frame(cands, optimal_mask(cands))

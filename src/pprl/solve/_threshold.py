@@ -443,8 +443,8 @@ def _beta_mixture(x: np.ndarray, iters: int = 500) -> np.ndarray:
     return r
 
 
-def apply_threshold(candidates: Candidates, threshold: float | str | None,
-                    solver: str = "greedy") -> tuple[Candidates, ThresholdChoice | None]:
+def apply_threshold(candidates: Candidates,
+                    threshold: float | str | None) -> tuple[Candidates, ThresholdChoice | None]:
     """``candidates`` cut at ``threshold`` (None: uncut; a number; or "auto") and the choice."""
     check_candidates(candidates)
     if threshold is None:
