@@ -539,7 +539,12 @@ def table(rows: list[Row]) -> str:
 
 
 def _output_block(text: str) -> str:
-    """A script's output: its Markdown tables as tables, everything else as preformatted text."""
+    """A script's output: its Markdown tables as tables, everything else as preformatted text.
+
+    One-line result records (``{...}``: JSON or Python dicts, which the scripts also print as a
+    table) are left out, with a note saying how many."""
+    records = [line for line in text.splitlines() if line.startswith("{") and line.endswith("}")]
+    text = "\n".join(line for line in text.splitlines() if line not in records)
     parts, plain = [], []
 
     def flush() -> None:
@@ -561,6 +566,9 @@ def _output_block(text: str) -> str:
             plain.append(lines[i])
             i += 1
     flush()
+    if records:
+        parts.append(f"({len(records)} one-line result records left out; the script's own "
+                     "output has them.)")
     return "\n\n".join(parts)
 
 

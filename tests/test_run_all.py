@@ -174,6 +174,8 @@ def test_block_reads_the_json_results(run_all, tmp_path, monkeypatch):
 def test_output_block_keeps_tables_and_fences_text(run_all):
     text = run_all._output_block("intro\n| a | b |\n|---|---|\n| 1 | 2 |\ntail line\n")
     assert text == "```text\nintro\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n```text\ntail line\n```"
+    text = run_all._output_block('{"n": 1}\nsummary\n{"n": 2}\n')
+    assert text == "```text\nsummary\n```\n\n(2 one-line result records left out; the script's own output has them.)"
 
 
 def test_update_docs_replaces_only_the_marked_part(run_all, tmp_path):
