@@ -265,7 +265,7 @@ def audit(
         res["protected"] = res["upper"] >= threshold
         out.append(res)
     n_bad = sum(int((~r["protected"]).sum()) for r in out)
-    logger.info("audit: %d suppressed cells, %d unprotected", len(targets), n_bad)
+    logger.debug("audit: %d suppressed cells, %d unprotected", len(targets), n_bad)
     return out[0] if single else out
 
 

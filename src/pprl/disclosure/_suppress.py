@@ -96,7 +96,7 @@ def suppress(
                       cells.keys, grid.shape)
     started = time.perf_counter()
     suppressed = problem.protect(primary)
-    logger.info(
+    logger.debug(
         "suppress: %d cells, %d primary, %d complementary (%.2f s)",
         len(cells), int(primary.sum()), int((suppressed & ~primary).sum()),
         time.perf_counter() - started,

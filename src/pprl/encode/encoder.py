@@ -376,7 +376,7 @@ class Encoder:
         finally:
             bar.close()
         dt = time.perf_counter() - t0
-        logger.info("encoded %d records in %.2f s (%.0f records/s)", n, dt, n / dt if dt else 0.0)
+        logger.debug("encoded %d records in %.2f s (%.0f records/s)", n, dt, n / dt if dt else 0.0)
         self._log_invalid()
         return self._encodings(out, ids)
 
