@@ -6,7 +6,7 @@
 
 The scripts run one after the other, each in its own process group (they time themselves; running
 them side by side would spoil each other's numbers). Each run's output is saved in
-``benchmarks/results/run_all/NAME.json``; the headline numbers are read from it into one table
+``benchmarks/results/run_all/MODE/NAME.json``; the headline numbers are read from it into one table
 (pprl against clkhash, anonlink and blocklib: records/s, pairs/s, ratio, memory, F1, suppression
 and extract quality), followed by each script's own output. ``--only`` re-runs some benchmarks and
 takes the others from their last saved run of the same sizes; ``--report-only`` runs nothing. The
@@ -144,7 +144,9 @@ def _times(ours: float, theirs: float, higher_is_better: bool = True) -> str:
     if theirs == 0 or ours == 0:
         return "–"
     ratio = ours / theirs if higher_is_better else theirs / ours
-    return f"{ratio:.1f}x" if ratio >= 1.95 else f"{ratio:.2f}x"
+    if ratio >= 1.95:
+        return f"{ratio:.1f}x"
+    return f"{ratio:.2f}x" if ratio >= 0.1 else f"{ratio:.2g}x"
 
 
 def _need(match: re.Match | None, what: str) -> re.Match:
@@ -481,7 +483,7 @@ def run(bench: Benchmark, mode: str) -> Run:
     result.load = (load0, os.getloadavg()[0])
     if result.failure is None and result.returncode != 0:
         result.failure = f"exit code {result.returncode}"
-    result.save(SAVED)
+    result.save(SAVED / mode)
     status = "ok" if result.failure is None else f"FAILED ({result.failure})"
     print(f"[run_all] {bench.name}: {status} in {result.seconds:.0f} s", file=sys.stderr,
           flush=True)
@@ -647,11 +649,12 @@ def main(argv: list[str] | None = None) -> int:
                                              if not args.only or b.name in args.only}
     outcomes = []
     for bench in BENCHMARKS:
-        result = run(bench, mode) if bench.name in chosen else Run.load_saved(SAVED, bench.name)
+        result = (run(bench, mode) if bench.name in chosen
+                  else Run.load_saved(SAVED / mode, bench.name))
         if result is not None and result.mode == mode:
             outcomes.append(outcome(bench, result))
     if not outcomes:
-        raise SystemExit(f"no saved {mode} runs in {SAVED.relative_to(ROOT)}: run without "
+        raise SystemExit(f"no saved runs in {(SAVED / mode).relative_to(ROOT)}: run without "
                          "--report-only first")
     text = report(outcomes)
     from pprl.io import atomic_path

@@ -171,6 +171,13 @@ def test_block_reads_the_json_results(run_all, tmp_path, monkeypatch):
     assert "blocking=lsh" in plain.note
 
 
+def test_ratio_format(run_all):
+    assert run_all._times(10.0, 2.0) == "5.0x"
+    assert run_all._times(1.0, 1.05) == "0.95x"
+    assert run_all._times(4e8, 6.68e4, higher_is_better=False) == "0.00017x"
+    assert run_all._times(0.0, 3.0) == "–"
+
+
 def test_output_block_keeps_tables_and_fences_text(run_all):
     text = run_all._output_block("intro\n| a | b |\n|---|---|\n| 1 | 2 |\ntail line\n")
     assert text == "```text\nintro\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n```text\ntail line\n```"
