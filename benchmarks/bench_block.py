@@ -230,6 +230,7 @@ def density(n: int, threshold: float, scales: list[float], workers: int | None) 
     """Where CLK-only LSH pays: LSH against all pairs as the filters get denser."""
     import pprl
     from pprl import block
+    from pprl.compare._engine import resolve_workers
 
     rows = []
     for scale in scales:
@@ -248,6 +249,10 @@ def density(n: int, threshold: float, scales: list[float], workers: int | None) 
                                    exact.left * len(b) + exact.right))
         plan = report.lsh
         rows.append({"scale": scale, "density": dens, "threshold": threshold,
+                     "projected_seconds_at_1m": project(plan, a, b, 1_000_000 / len(a),
+                                                        resolve_workers(workers)),
+                     "projected_all_pairs_seconds_at_1m": plan.exhaustive_seconds
+                     * (1_000_000 / len(a)) ** 2,
                      "lsh": str(plan.params), "guaranteed_recall": plan.guaranteed_recall,
                      "comparisons": report.comparisons,
                      "comparisons_share": report.comparisons / (len(a) * len(b)),
@@ -259,6 +264,23 @@ def density(n: int, threshold: float, scales: list[float], workers: int | None) 
                      "load": load()})
         print(json.dumps(rows[-1]), flush=True)
     return rows
+
+
+def project(plan, a, b, scale: float, workers: int = 2) -> float:
+    """The cost model's seconds of the cheapest LSH plan with ``scale`` times the records a side
+    (collisions grow with the pairs, ``scale**2``; hashing with the records, ``scale``)."""
+    from pprl.block import lsh
+
+    mean_pop = float(np.concatenate([a.popcounts, b.popcounts]).mean())
+    members = len(a) + len(b)
+    best = float("inf")
+    for (family, r), (_, bands, collisions) in plan.candidates.items():
+        key = r * (lsh.universe_of(a) / mean_pop * lsh.COST_PROBE if family == "minhash"
+                   else lsh.COST_BIT)
+        seconds = (bands * members * scale * (key + lsh.COST_MEMBER)
+                   + collisions * scale**2 * lsh.COST_COLLISION) / workers
+        best = min(best, seconds)
+    return best
 
 
 # -- cost model calibration ---------------------------------------------------------------------
