@@ -51,10 +51,12 @@ PEER_PYTHON = HERE / ".peer-venv" / "bin" / "python"
 
 QUICK = {"disclosure_quick": True, "encode_rows": 20_000, "encode_memory_rows": 100_000,
          "compare_n": 3_000, "compare_left": 50_000, "compare_right": 10_000, "block_n": 20_000,
-         "solve_n": 2_000, "extract_population": 20_000, "job_records": 5_000}
+         "solve_n": 2_000, "extract_population": 20_000, "job_records": 5_000,
+         "attacks_n": 2_000}
 MEDIUM = {"disclosure_quick": False, "encode_rows": 100_000, "encode_memory_rows": 500_000,
           "compare_n": 10_000, "compare_left": 200_000, "compare_right": 50_000, "block_n": 100_000,
-          "solve_n": 10_000, "extract_population": 100_000, "job_records": 50_000}
+          "solve_n": 10_000, "extract_population": 100_000, "job_records": 50_000,
+          "attacks_n": 10_000}
 SIZES = {"quick": QUICK, "medium": MEDIUM}
 
 
@@ -416,6 +418,31 @@ def parse_job(out: str) -> list[Row]:
     return rows
 
 
+def parse_attacks(out: str) -> list[Row]:
+    """bench_attacks.py: the attack lab's worst re-identification and linkage F1, unhardened vs
+    the recommended hardening profile."""
+    tables = [t for t in markdown_tables(out) if t and t[0][0] == "hardening"]
+    if not tables:
+        raise SummaryError("no '| hardening |' table in the output")
+    head, *body = tables[-1]
+    rows_by_name = {cells[0]: dict(zip(head, cells, strict=False)) for cells in body}
+    base, hard = rows_by_name.get("none"), rows_by_name.get("recommended")
+    if base is None or hard is None or "max 1-1" not in head or "F1 best" not in head:
+        raise SummaryError("the table lacks the 'none' or 'recommended' row, or its "
+                           "'F1 best' / 'max 1-1' column")
+    n = re.search(r"n=(\d+) per extract", out)
+    size = f"{int(n.group(1)):,} records per extract" if n else "generated extracts"
+    return [
+        Row("attack", "worst re-identification (correct 1-to-1, %)", hard["max 1-1"],
+            "the same encodings unhardened", base["max 1-1"], "–",
+            f"{size}; recommended hardening vs none, every attack of the lab"),
+        Row("attack", "linkage F1 (best threshold)", hard["F1 best"],
+            "the same encodings unhardened", base["F1 best"],
+            f"{float(hard['F1 best']) - float(base['F1 best']):+.4f}",
+            f"{size}; what the hardening costs in quality"),
+    ]
+
+
 # -- the benchmarks ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Benchmark:
@@ -449,6 +476,10 @@ BENCHMARKS = [
               lambda s: ["bench_job.py", "--agencies", "3", "--records", str(s["job_records"]),
                          "--years", "2"],
               lambda out, s: parse_job(out)),
+    Benchmark("attacks", "Hardening against the attack lab (pprl.attack)",
+              lambda s: ["bench_attacks.py", "--n", str(s["attacks_n"]), "--rows",
+                         "none,recommended"],
+              lambda out, s: parse_attacks(out)),
     Benchmark("solve", "Linkage quality: pprl.solve against clkhash + anonlink",
               lambda s: ["bench_solve.py", "--n", str(s["solve_n"])],
               lambda out, s: parse_solve(out)),
@@ -648,7 +679,7 @@ def main(argv: list[str] | None = None) -> int:
     chosen = set() if args.report_only else {b.name for b in BENCHMARKS
                                              if not args.only or b.name in args.only}
     outcomes = []
-    for bench in BENCHMARKS:
+    for bench in [b for b in BENCHMARKS if (HERE / b.args(SIZES[mode])[0]).exists()]:
         result = (run(bench, mode) if bench.name in chosen
                   else Run.load_saved(SAVED / mode, bench.name))
         if result is not None and result.mode == mode:
@@ -665,7 +696,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.update_docs:
         update_docs(DOCS_PAGE, text)
         print(f"[run_all] updated {DOCS_PAGE.relative_to(ROOT)}", file=sys.stderr)
-    missing = {b.name for b in BENCHMARKS} - {o.run.name for o in outcomes}
+    missing = ({b.name for b in BENCHMARKS if (HERE / b.args(SIZES[mode])[0]).exists()}
+               - {o.run.name for o in outcomes})
     if missing:
         print(f"[run_all] no {mode} run of: {', '.join(sorted(missing))}", file=sys.stderr)
     return 1 if missing or any(o.error for o in outcomes) else 0

@@ -141,6 +141,7 @@ def test_extract(run_all):
 
 
 @pytest.mark.parametrize("parser", ["parse_encode_speed", "parse_encode_memory", "parse_job",
+                                    "parse_attacks",
                                     "parse_compare_speed", "parse_compare_memory", "parse_solve",
                                     "parse_disclosure", "parse_extract"])
 def test_unknown_output_is_an_error_not_a_guess(run_all, parser):
@@ -257,3 +258,26 @@ def test_job_reads_each_year_and_id_stability(run_all):
     assert rows[0].pprl == "6.5" and "15,000 records into 8,100 entities" in rows[0].note
     assert rows[4].pprl == "0.41 GiB" and rows[5].pprl == "0.9700"
     assert rows[6].pprl == "98.33 %" and "5,900 of 6,000" in rows[6].note
+
+
+ATTACKS = """\
+# bench_attacks: n=2000 per extract, 1000 true pairs, numpy 2.4.6, pprl 0.1.0
+none: F1 best 0.9800, auto 0.9850; correct 1-1 %: ff:frequency 7.3 (10.0 s)
+recommended: F1 best 0.9750, auto 0.9700; correct 1-1 %: ff:frequency - (12.0 s)
+
+| hardening | bits | F1 best | dF1 | F1 auto | ff:frequency | clk:pattern | max 1-1 |
+|---|---|---|---|---|---|---|---|
+| none | 1024 | 0.9800 | +0.00 | 0.9850 | 7.3 / 7.3 | 0.6 / 3.3 | 9.7 |
+| recommended | 1024 | 0.9750 | -0.50 | 0.9700 | - | 0.0 / 0.0 | 0.0 |
+
+wrote benchmarks/results/attacks-2000.json
+"""
+
+
+def test_attacks_unhardened_against_recommended(run_all):
+    reid, f1 = run_all.parse_attacks(ATTACKS)
+    assert (reid.pprl, reid.peer_value) == ("0.0", "9.7")
+    assert (f1.pprl, f1.peer_value, f1.ratio) == ("0.9750", "0.9800", "-0.0050")
+    assert "2,000 records per extract" in f1.note
+    with pytest.raises(run_all.SummaryError, match="'recommended' row"):
+        run_all.parse_attacks(ATTACKS.replace("| recommended |", "| other |"))
