@@ -51,7 +51,9 @@ Stages, each skipped when its manifest says its inputs and parameters did not ch
    agency); ``solver = "optimal"`` first keeps only a maximum-weight one-to-one matching of each
    agency pair.
 5. **entities** - stable ids against last year's table (:func:`pprl.solve.stable_ids`):
-   ``OUTPUT/entities.parquet`` with ``entity_id, agency, record_id``, sorted.
+   ``OUTPUT/entities.parquet`` with ``entity_id, agency, record_id``, sorted (``record_id`` is
+   int64 when every agency's ids are integers, else text); the id counter for next year is kept
+   in the file's metadata.
 6. **report** - ``OUTPUT/report/``: ``report.md`` (for a program officer), ``report.json``,
    ``agencies.csv``, ``entity_sizes.csv``, ``pairs.csv``, ``changes.csv`` (new / merged / split
    / removed entities) and ``histograms/*.png``.

@@ -77,7 +77,8 @@ def task_threads(threads: int | None) -> int:
         per_worker = max(1, int(get_worker().state.nthreads))
     except (ImportError, ValueError):
         per_worker = 1
-    return max(1, (os.cpu_count() or 1) // per_worker)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, (cores or 1) // per_worker)
 
 
 def _task(left, right, start: int, stop: int, params: PairParams,
