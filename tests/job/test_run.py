@@ -202,3 +202,20 @@ def test_one_run_at_a_time(years, tmp_path):
     with job_lock(tmp_path / "out"), pytest.raises(pprl.DataError,
                                                    match=r"another pprl job is running"):
         job.run(spec)
+
+
+def test_dropping_an_agency_reuses_the_other_pairs(years, tmp_path):
+    files = dict(years[0].files)
+    spec = write_spec(tmp_path / "job.toml", files, tables={"report": {"histograms": False}})
+    job.run(spec)
+    del files["employment"]
+    spec = write_spec(tmp_path / "job.toml", files, tables={"report": {"histograms": False}})
+    fewer = job.run(spec)
+    assert [s.name for s in fewer.stages if s.name.startswith("pairs/")] == [
+        "pairs/education__colleges"]
+    assert "pairs/education__colleges" not in fewer.ran
+    pairs = sorted(p.name for p in (tmp_path / "out" / "work" / "pairs").iterdir())
+    assert pairs == ["education__colleges.json", "education__colleges.parquet"]
+    entities = pd.read_parquet(fewer.entities)
+    assert sorted(entities["agency"].unique()) == ["colleges", "education"]
+    assert len(entities) == 2 * RECORDS

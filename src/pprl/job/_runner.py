@@ -148,7 +148,7 @@ class _Job:
 
 def _outputs_of(docs: dict) -> dict[str, str]:
     """Output hashes of upstream manifests, as the inputs of a later stage."""
-    return {f"{rel}": digest for doc in docs.values() for rel, digest in doc["outputs"].items()}
+    return {rel: digest for doc in docs.values() for rel, digest in doc["outputs"].items()}
 
 
 # ---------------------------------------------------------------------------------------- run
@@ -228,6 +228,7 @@ class _Runner:
 
     def do_pairs(self, job: _Job) -> dict:
         stages = {p: job.pair(*p) for p in job.pairs}
+        _drop_other_pairs(job.work / "pairs", {_pairs.pair_name(*p) for p in job.pairs})
         docs, todo, started = {}, [], {}
         for p, st in stages.items():
             state, why = st.check()
@@ -341,6 +342,16 @@ class _Runner:
             p.relative_to(spec.output).as_posix()
             for p in (spec.output / REPORT).rglob("*") if p.is_file()))
         return {"estimated_pairwise": doc["estimated_pairwise"], "files": len(stage.outputs)}
+
+
+def _drop_other_pairs(folder: Path, names: set[str]) -> None:
+    """Remove pair files of agency pairs this spec no longer has (renamed, reordered, dropped)."""
+    if not folder.is_dir():
+        return
+    for path in folder.iterdir():
+        if path.suffix in (".parquet", ".json") and path.stem not in names:
+            logger.info("job: removing %s (not an agency pair of this spec)", path.name)
+            path.unlink()
 
 
 def _swap_folder(new: Path, target: Path) -> None:
