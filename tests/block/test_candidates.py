@@ -158,6 +158,15 @@ def test_candidates_from_files_equal_in_memory(extracts, tmp_path):
     assert plain.field_scores is None and pair_set(plain) == pair_set(results["lsh"][0])
 
 
+@pytest.mark.parametrize("method", ["auto", "none", "lsh", "signatures"])
+def test_empty_and_tiny_sides(extracts, method):
+    a, b, _ = extracts
+    none, one = np.arange(0), np.arange(1)
+    for left, right in ((a.take(none), b), (a, b.take(none)), (a.take(one), None), (a.take(none), None)):
+        cands, report = candidates(left, right, threshold=0.8, blocking=method, exact_pairs=0)
+        assert len(cands) == 0 and report.candidates == 0
+
+
 @pytest.mark.parametrize("kwargs,error,match", [
     ({"blocking": "canopy"}, ValueError, "blocking must be one of"),
     ({"threshold": 1.5}, ValueError, "threshold must be in"),

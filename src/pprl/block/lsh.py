@@ -151,6 +151,8 @@ def sample_pairs(a: Encodings, b: Encodings | None, size: int, seed: int):
     """Dice and popcount sums of ``size`` uniformly random pairs (distinct rows when ``b`` is None)."""
     rng = np.random.default_rng([seed, 1])
     other = a if b is None else b
+    if len(a) < 2 - (b is not None) or len(other) == 0:
+        return np.empty(0), np.empty(0, np.int64)
     dice, pop_sums = [], []
     for start in range(0, size, SAMPLE_CHUNK):
         m = min(SAMPLE_CHUNK, size - start)
@@ -219,7 +221,7 @@ def plan_lsh(a: Encodings, b: Encodings | None = None, *, threshold: float, reca
     # Rare pairs above the threshold (true matches, mostly) are counted apart, below: the few a
     # sample happens to hold would swing the estimate of the non-match collisions.
     above = dice >= threshold
-    if above.mean() < 0.01:
+    if above.sum() < 0.01 * len(above):
         dice, pop_sum = dice[~above], pop_sum[~above]
     pops = a.popcounts if b is None else np.concatenate([a.popcounts, b.popcounts])
     ref_pop = int(np.quantile(pops, HAMMING_QUANTILE)) if len(pops) else 0

@@ -92,8 +92,8 @@ def key_codes(name: str, left, right=None) -> tuple[np.ndarray, np.ndarray | Non
     sides = [_arrow(name, left, "left")] + ([] if right is None else [_arrow(name, right, "right")])
     chunks = [c for side in sides for c in side.chunks]
     encoded = pa.chunked_array(chunks, type=pa.string()).dictionary_encode()
-    codes = np.concatenate([np.asarray(c.indices.fill_null(-1), dtype=np.int64)
-                            for c in encoded.chunks]) if chunks else np.empty(0, np.int64)
+    parts = [np.asarray(c.indices.fill_null(-1), dtype=np.int64) for c in encoded.chunks]
+    codes = np.concatenate(parts) if parts else np.empty(0, np.int64)
     n_left = len(sides[0])
     return codes[:n_left], (None if right is None else codes[n_left:])
 
