@@ -377,9 +377,21 @@ def run_all(args: argparse.Namespace) -> None:
         rows.append(r)
         print(json.dumps(r), flush=True)
     (RESULTS / f"block-{args.n}.json").write_text(json.dumps(rows, indent=1, default=str))
-    text = table(rows)
+    text = table(rows) + "\n\n" + targets(rows[:2], args.threshold)
     (RESULTS / f"block-{args.n}.md").write_text(text + "\n")
     print(text)
+
+
+def targets(runs: list[dict], threshold: float) -> str:
+    """The issue's targets for the link step, checked run by run."""
+    lines = []
+    for r in runs:
+        checks = [("link step <= 600 s", r["seconds_link"] <= 600),
+                  ("peak RSS <= 8 GiB", r["peak_rss_gib"] <= 8),
+                  (f"recall >= 0.99 of true pairs with Dice >= {threshold:g}", r["recall"] >= 0.99)]
+        verdict = "; ".join(f"{name}: {'PASS' if ok else 'FAIL'}" for name, ok in checks)
+        lines.append(f"{r['run']}: {verdict}")
+    return "\n".join(lines)
 
 
 def main() -> None:
