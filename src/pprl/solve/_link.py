@@ -73,7 +73,7 @@ def decide(candidates: Candidates, scoring: str = "auto") -> Decision:
     best = max(pool, key=lambda o: (_finite(o[2].f1), o[0] == "dice"))
     summary = tuple({"scoring": o[0], "u_from": o[3].u_from if o[3] else None, **o[2].as_dict()}
                     for o in options)
-    logger.info("scoring %s%s chosen (estimated F1 %.4f)", best[0],
+    logger.debug("scoring %s%s chosen (estimated F1 %.4f)", best[0],
                 f" (u from {best[3].u_from})" if best[3] else "", best[2].f1)
     return Decision(best[1], best[2], best[0], best[3], summary)
 

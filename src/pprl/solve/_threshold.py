@@ -108,7 +108,7 @@ def choose_threshold(candidates: Candidates, *, dedup: bool | None = None,
         choice = fit.choice(method)
     else:
         choice = _fit_two_party(candidates, matches).choice("one-to-one-tail")
-    logger.info("auto threshold %.4f (estimated precision %.4f, recall %.4f, F1 %.4f, %s)",
+    logger.debug("auto threshold %.4f (estimated precision %.4f, recall %.4f, F1 %.4f, %s)",
                 choice.threshold, choice.precision, choice.recall, choice.f1, choice.method)
     return choice
 
