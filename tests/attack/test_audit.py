@@ -33,6 +33,17 @@ def test_recommended_profile_passes(lab):
     assert rep.passed
     assert "verdict: PASS" in str(rep)
     assert all(r.source == "clk" for r in rep.results)
+    assert ("frequency", "block:soundex_last_yob", "the reference has no 'last_name'") in \
+        rep.skipped
+
+
+def test_blocking_keys_are_audited_with_a_population_reference(lab):
+    s, enc = lab.encode(lab.default, "recommended", rows=ROWS)
+    rep = audit(enc, lab.population, schema=s, truth=_truth(lab), attacks=["frequency"])
+    sources = {r.source for r in rep.results}
+    assert "block:metaphone_first_last" in sources and "clk" in sources
+    assert {x[1] for x in rep.skipped} == {"block:soundex_last_yob", "block:first_initial_dob",
+                                           "block:zip_yob"}  # the reference has no dob, no zip
 
 
 def test_files_give_the_same_report(lab, tmp_path):

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import pprl
-from pprl.attack import Reference, frequency
+from pprl.attack import Reference, block_key_frequency, frequency
 from pprl.attack.frequency import _assign
 
 from .conftest import SECRET
@@ -85,3 +85,23 @@ def test_bad_input(lab):
         frequency(enc, ref, truth=df.iloc[:3])
     with pytest.raises(TypeError, match=r"encodings must be pprl\.Encodings"):
         frequency(enc.bits, ref)
+
+
+def test_blocking_keys_leak_their_frequencies(lab):
+    doc = {"format": "pprl-linkage-schema", "version": 1,
+           "features": [{"name": "last_name", "normalize": "name"}],
+           "blocking": [{"name": "sx", "parts": [{"feature": "last_name",
+                                                   "transform": "soundex"}]}]}
+    s = pprl.Schema.from_dict(doc)
+    surnames = ["smith", "johnson", "williams", "brown", "garcia", "miller"]  # distinct soundex
+    values = np.repeat(surnames, [800, 600, 450, 300, 200, 120])
+    df = pd.DataFrame({"last_name": values})
+    enc = pprl.encode.clks(df, s, SECRET)
+    ref = pd.DataFrame({"last_name": [*surnames, "smyth"], "count": [80, 60, 45, 30, 20, 12, 1]})
+    r = block_key_frequency(enc, ref, "sx", schema=s, truth=df)
+    assert r.source == "block:sx" and r.target == ("last_name",)
+    assert r.correct_one_to_one == int((values != "smith").sum())  # smith shares S530 with smyth
+    assert r.correct_one_to_many == 800 and r.wrong == 0
+    dropped = pprl.encode.clks(df, s.with_hardening({"blocking": "drop"}), SECRET)
+    with pytest.raises(pprl.DataError, match=r"no blocking key 'sx' \(blocking keys: none\)"):
+        block_key_frequency(dropped, ref, "sx", schema=s)

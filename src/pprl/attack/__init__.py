@@ -5,7 +5,8 @@ the attacks of the literature against a set of :class:`pprl.Encodings` and a pla
 population (a public name list, a voter register, :func:`pprl.datasets.population`):
 
 - :func:`frequency` - equal values give equal encodings: align the most frequent encodings with
-  the most frequent values (Kuzu et al. 2011; Christen et al. 2017).
+  the most frequent values (Kuzu et al. 2011; Christen et al. 2017); :func:`block_key_frequency`
+  does the same with keyed blocking keys.
 - :func:`pattern_mining` - bit positions that are set together in as many encodings as a q-gram
   is frequent are that q-gram's; then values are rebuilt from the q-grams identified (Christen,
   Vidanage, Ranbaduge and Schnell 2017/2018).
@@ -28,10 +29,10 @@ with how many people each row stands for (default 1). A name-frequency list is `
 rows; a population sample is one row per person.
 """
 
-from ._data import Reference, align_truth
+from ._data import Reference, align_truth, attacker_view
 from ._result import MAX_MANY, AttackResult
 from .audit import ATTACKS, AuditReport, audit, audit_files
-from .frequency import frequency
+from .frequency import block_key_frequency, frequency
 from .graph import graph_matching
 from .pattern import PatternMiner, pattern_mining
 
@@ -43,8 +44,10 @@ __all__ = [
     "PatternMiner",
     "Reference",
     "align_truth",
+    "attacker_view",
     "audit",
     "audit_files",
+    "block_key_frequency",
     "frequency",
     "graph_matching",
     "pattern_mining",

@@ -134,9 +134,16 @@ class Attribute:
     feature: Feature | None = None
     k: int | None = None
 
-    def prepare(self, values: list[str]) -> tuple[list[str | None], list[tuple[str, ...]]]:
-        """Canonical values (None: no value) and the distinct tokens of each."""
+    def prepare(self, values: list[str], tokens: bool = True
+                ) -> tuple[list[str | None], list[tuple[str, ...]]]:
+        """Canonical values (None: no value) and the distinct tokens of each (empty tuples with
+        ``tokens=False``)."""
         if self.feature is not None:
+            if not tokens:
+                prep = self.feature.format.prepare(values)
+                canon = [f if f and i not in prep.errors else None
+                         for i, f in enumerate(prep.formatted)]
+                return canon, [()] * len(values)
             batch = self.feature.prepare(values)
             t = batch.tokens
             toks = [tuple(dict.fromkeys(t.strings[j] for j in t.occ_tok[t.val_off[i]:
@@ -146,6 +153,8 @@ class Attribute:
                      for i, f in enumerate(batch.formatted)]
             return canon, [tk if c is not None else () for c, tk in zip(canon, toks, strict=True)]
         canon = [v or None for v in _DEFAULT_NORMALIZER([str(v) for v in values])]
+        if not tokens:
+            return canon, [()] * len(values)
         grams = Ngram(2).tokenize([c or "" for c in canon])[0]
         toks = [tuple(dict.fromkeys(grams.strings[j] for j in
                                     grams.occ_tok[grams.val_off[i]:grams.val_off[i + 1]]))
@@ -204,6 +213,9 @@ class Reference:
         self.weights = weights
         self.attributes = [str(c) for c in cols]
 
+    def __str__(self) -> str:
+        return f"{self.source} ({len(self.frame)} rows: {', '.join(self.attributes)})"
+
     @classmethod
     def read(cls, path: str | os.PathLike) -> Reference:
         """Read a reference CSV or Parquet file (cells verbatim as text)."""
@@ -235,7 +247,8 @@ class Plain:
     weights: np.ndarray
 
     @classmethod
-    def of(cls, reference: Reference, attrs: dict[str, Attribute]) -> Plain:
+    def of(cls, reference: Reference, attrs: dict[str, Attribute],
+           with_tokens: bool = True) -> Plain:
         reference.require(list(attrs))
         canon, tokens = {}, {}
         keep = np.ones(len(reference.frame), dtype=bool)
@@ -243,7 +256,7 @@ class Plain:
             values = reference.frame[name].tolist()
             uniq, inverse = np.unique(np.asarray(values, dtype=object).astype(str),
                                       return_inverse=True)
-            c, t = attr.prepare(uniq.tolist())
+            c, t = attr.prepare(uniq.tolist(), with_tokens)
             inv = inverse.reshape(-1)
             canon[name] = np.asarray(c, dtype=object)[inv]
             tokens[name] = [t[i] for i in inv.tolist()]
@@ -280,7 +293,7 @@ def truth_values(truth: pd.DataFrame | None, names: list[str], attrs: dict[str, 
     for name in names:
         raw = truth[name].astype(object).where(truth[name].notna(), "").astype(str).tolist()
         uniq, inverse = np.unique(np.asarray(raw, dtype=object).astype(str), return_inverse=True)
-        c, _ = attrs[name].prepare(uniq.tolist())
+        c, _ = attrs[name].prepare(uniq.tolist(), tokens=False)
         cols.append(np.asarray(c, dtype=object)[inverse.reshape(-1)])
     out = np.empty(n, dtype=object)
     out[:] = [None if any(v is None for v in t) else t for t in zip(*cols, strict=True)]

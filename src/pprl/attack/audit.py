@@ -23,7 +23,7 @@ from ..errors import DataError
 from ..io import read_table
 from ._data import Reference, align_truth
 from ._result import AttackResult
-from .frequency import frequency
+from .frequency import block_key_frequency, frequency
 from .graph import graph_matching
 from .pattern import pattern_mining
 
@@ -105,7 +105,8 @@ def audit(encodings: Encodings, reference: Reference | pd.DataFrame | str | os.P
     pattern mining, graph matching); the record filters are attacked by pattern mining on every
     reference attribute the schema hashes (all of them without a schema), by the frequency
     attack, and by graph matching when the schema shows the record filters encode exactly
-    reference attributes.
+    reference attributes; each shipped blocking key whose parts the reference has is attacked
+    by frequency (this needs the schema).
 
     Args:
         encodings: the encodings to audit.
@@ -150,8 +151,27 @@ def audit(encodings: Encodings, reference: Reference | pd.DataFrame | str | os.P
             logger.info("audit: %s", results[-1])
     else:
         skipped.append(("all", "clk", "the schema hashes none of the reference's attributes"))
-    return AuditReport(len(encodings), encodings.nbits, ref.source, results, skipped,
+    if "frequency" in attacks:
+        _block_keys(encodings, ref, schema, truth, results, skipped)
+    return AuditReport(len(encodings), encodings.nbits, str(ref), results, skipped,
                        float(threshold), truth is not None)
+
+
+def _block_keys(encodings: Encodings, ref: Reference, schema: Schema | None,
+                truth: pd.DataFrame | None, results: list, skipped: list) -> None:
+    """The frequency attack on every shipped blocking key whose parts the reference has."""
+    for name in encodings.block_keys:
+        source = f"block:{name}"
+        bk = next((b for b in schema.blocking if b.name == name), None) if schema else None
+        if bk is None:
+            skipped.append(("frequency", source, "needs the schema (the key's definition)"))
+            continue
+        lacking = [p.feature for p in bk.parts if p.feature not in ref.attributes]
+        if lacking:
+            skipped.append(("frequency", source, f"the reference has no {lacking[0]!r}"))
+            continue
+        results.append(block_key_frequency(encodings, ref, name, schema=schema, truth=truth))
+        logger.info("audit: %s", results[-1])
 
 
 def _run(attack: str, encodings: Encodings, ref: Reference, field_name: str | None,

@@ -21,8 +21,10 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
+from ..encode import blocking
 from ..encode.schema import Schema
 from ..encodings import Encodings
+from ..errors import DataError
 from ._data import (
     Attribute,
     Plain,
@@ -174,3 +176,98 @@ def _assign(candidates: list[list[int] | None], counts: np.ndarray, expected: np
         if cost[i, j] < big:
             out[groups[i]] = [cols[j]]
     return out
+
+
+def block_key_frequency(encodings: Encodings, reference: Reference | pd.DataFrame | str,
+                        key: str, *, schema: Schema, target: list[str] | None = None,
+                        truth: pd.DataFrame | None = None, min_count: int = 5, z: float = 2.0,
+                        max_many: int = MAX_MANY) -> AttackResult:
+    """Frequency attack on one keyed blocking key (``encodings.block_keys[key]``).
+
+    Equal parts give equal keys, so the records sharing a key are counted and aligned with the
+    reference's frequencies of the same parts (the key's definition is in the public schema; the
+    attacker computes the parts of every reference row, e.g. Soundex of the last name + year of
+    birth). A key aligned one-to-one is a 1-1 guess of the target values when a single reference
+    value combination has those parts (e.g. a unique name + date of birth), a 1-m guess when up to
+    ``max_many`` do.
+
+    Args:
+        encodings: the attacked encodings (with blocking keys).
+        reference: the attacker's plaintext population; it needs every feature the key reads.
+        key: the blocking key's name.
+        schema: the public schema (the key's definition).
+        target: the attributes to re-identify (default: the features the key reads).
+        truth: true values of the target attributes, rows aligned with the encodings.
+        min_count: keys shared by fewer records are not aligned.
+        z: width of the Poisson band, in standard deviations.
+        max_many: most candidates of a 1-to-many guess.
+    """
+    t0 = time.perf_counter()
+    if key not in encodings.block_keys:
+        have = ", ".join(map(repr, sorted(encodings.block_keys))) or "none"
+        raise DataError(f"the encodings have no blocking key {key!r} (blocking keys: {have})")
+    bk = next((b for b in schema.blocking if b.name == key), None)
+    if bk is None:
+        raise DataError(f"the schema defines no blocking key {key!r}")
+    ref = Reference.coerce(reference)
+    feats = list(dict.fromkeys(p.feature for p in bk.parts))
+    names = list(target) if target else feats
+    attrs = attributes(list(dict.fromkeys([*names, *feats])), schema, None)
+    plain = Plain.of(ref, attrs, with_tokens=False)
+    texts = np.asarray(_key_texts(plain, bk), dtype=object)
+    ok = np.flatnonzero(texts != None)  # noqa: E711 - elementwise
+    items = pd.Series(plain.weights[ok]).groupby(texts[ok].astype(str)).sum()
+    items = items.sort_values(ascending=False, kind="stable")
+    keys = pd.Series(encodings.block_keys[key], dtype=object)
+    group_of, uniq = pd.factorize(keys, use_na_sentinel=True)
+    counts = np.bincount(group_of[group_of >= 0], minlength=len(uniq)).astype(np.int64)
+    present = int((group_of >= 0).sum())
+    expected = items.to_numpy(dtype=float) / max(items.sum(), 1e-300) * present
+    candidates = _candidates(counts, expected, np.ones(len(counts), np.int64), None, None,
+                             min_count, z)
+    candidates = _assign(candidates, counts, expected)
+    text_of = items.index.to_list()
+    values_of = _values_by_text(plain, names, texts, ok,
+                                {text_of[j] for c in candidates if c for j in c})
+    cands = []
+    for c in candidates:
+        vals = None if c is None else [v for j in c for v in values_of[text_of[j]]]
+        cands.append(None if not vals else tuple(dict.fromkeys(vals)))
+    guesses, too_many = guesses_from_groups(np.asarray(group_of, dtype=np.int64), cands,
+                                            max_many)
+    result = AttackResult("frequency", f"block:{key}", tuple(names), guesses, too_many,
+                          max_many, details={"groups": len(counts),
+                                             "aligned_groups": int(sum(c is not None
+                                                                       for c in cands))},
+                          seconds=time.perf_counter() - t0)
+    return result.evaluate(_truth_values(truth, names, attrs, len(keys)))
+
+
+def _values_by_text(plain: Plain, names: list[str], texts: np.ndarray, ok: np.ndarray,
+                    wanted: set[str]) -> dict[str, list[tuple]]:
+    """For each wanted key text, the target value combinations of the reference rows that have
+    it, most frequent first."""
+    rows = ok[np.isin(texts[ok].astype(str), list(wanted))] if wanted else ok[:0]
+    weight: dict[str, dict[tuple, float]] = {}
+    for r in rows.tolist():
+        value = tuple(plain.canon[nm][r] for nm in names)
+        per = weight.setdefault(texts[r], {})
+        per[value] = per.get(value, 0.0) + plain.weights[r]
+    return {t: sorted(per, key=lambda v: -per[v]) for t, per in weight.items()}
+
+
+def _key_texts(plain: Plain, bk) -> list[str | None]:
+    """The blocking key's parts of every reference row, joined (None when a part is missing),
+    as the encoder joins them before the HMAC."""
+    cols = []
+    for p in bk.parts:
+        cache: dict = {}
+        col = []
+        for v in plain.canon[p.feature].tolist():
+            t = cache.get(v)
+            if t is None:
+                t = cache[v] = blocking.transform(p, v) if v else ""
+            col.append(t)
+        cols.append(col)
+    return [None if not all(parts) else blocking.SEP.join(parts)
+            for parts in zip(*cols, strict=True)]

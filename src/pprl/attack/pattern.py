@@ -41,6 +41,9 @@ from ._data import truth_values as _truth_values
 from ._result import MAX_MANY, AttackResult
 
 SEP = "\x1f"
+MIN_K = 5  # bits per token below which a token is not mined (when the attacker knows them)
+SYSTEMATIC = (0.04, 0.02)  # relative reference/encoded frequency differences tried, in order
+ENOUGH_TOKENS = 5  # a run identifying fewer tokens is retried with the next assumption
 
 
 @dataclass
@@ -60,7 +63,8 @@ class PatternMiner:
 
     def __init__(self, bits: np.ndarray, plain: Plain, *, min_partition: int, stop_gap: float,
                  tolerance: float, min_positions: int | None, seeds: int, tries: int,
-                 noise_tolerant: bool, noise: float = 0.0):
+                 noise_tolerant: bool | None = None, noise: float = 0.0,
+                 systematic: float = SYSTEMATIC[0]):
         self.bits = np.ascontiguousarray(bits, dtype=np.uint8)
         self.n, self.l = self.bits.shape
         self.plain = plain
@@ -68,8 +72,9 @@ class PatternMiner:
         self.min_partition = min_partition
         self.stop_gap, self.tolerance = stop_gap, tolerance
         self.seeds, self.tries = seeds, tries
-        self.noise_tolerant = noise_tolerant or noise > 0
+        self.noise_tolerant = noise > 0 if noise_tolerant is None else bool(noise_tolerant)
         self.noise = noise
+        self.systematic = systematic
         sizes = np.arange(self.l + 2)
         slack = np.ceil(noise * sizes + 2.0 * np.sqrt(sizes * noise * (1 - noise))).astype(np.int64)
         self.slack = np.minimum(slack, np.maximum(sizes - 1, 0)) if noise > 0 else 0 * sizes
@@ -83,6 +88,9 @@ class PatternMiner:
         w = plain.weights
         self.share = np.asarray(self.incidence.T @ w).reshape(-1) / max(w.sum(), 1e-300)
         self._identified = np.zeros(len(self.share), dtype=bool)
+        # tokens known to set fewer than MIN_K bits cannot be told from chance co-occurrences
+        ks = [plain.attrs[self.names[a]].k for a in self.token_attr]
+        self._minable = np.array([k is None or k >= MIN_K for k in ks], dtype=bool)
 
     def _tokens(self) -> None:
         ids: dict[str, int] = {}
@@ -145,7 +153,7 @@ class PatternMiner:
             return None
         freq = np.asarray(self.incidence[ref_rows].T @ w).reshape(-1) / total
         expected = freq * n_r
-        usable = (freq < 0.98) & (expected >= max(10.0, 0.01 * n_r))
+        usable = (freq < 0.98) & (expected >= max(10.0, 0.01 * n_r)) & self._minable
         if path:
             usable[list(path)] = False
         order = np.flatnonzero(usable)
@@ -197,6 +205,7 @@ class PatternMiner:
         cand = np.flatnonzero(eligible & ~self._claimed)
         seeds = cand[np.argsort(np.abs(sup[cand] - s_exp), kind="stable")[: self.seeds]]
         min_len, max_len = self._length_range(t)
+        k = self.plain.attrs[self.names[self.token_attr[t]]].k
         covered = np.zeros(self.l, dtype=bool)
         best = None
         for seed in seeds.tolist():
@@ -215,7 +224,9 @@ class PatternMiner:
             positions = np.flatnonzero(chosen)
             if self._claimed[positions].mean() > 0.5:
                 continue  # mostly another token's positions
-            score = -abs(support - e)
+            # exact filters: the longest pattern (closest to k); noisy ones grow to max_len anyway
+            fit = 0 if self.noise > 0 else (-abs(length - k) if k else length)
+            score = (fit, -abs(support - e))
             if best is None or score > best[0]:
                 best = (score, positions)
         if best is None:
@@ -242,23 +253,24 @@ class PatternMiner:
         """The token a pattern belongs to: among the tokens not identified yet whose pattern
         length fits, the one whose reference count and co-occurrence with every token identified
         so far best explain the encodings having the pattern (chi-square per degree of
-        freedom); None when no token fits or two fit about equally."""
+        freedom, with :func:`_variance`); None when no token fits or two fit about equally."""
         count = float(member.sum())
         exp = self.share * self.n
         cand = np.flatnonzero((np.abs(count - exp) <= np.maximum(0.25 * exp, 3 * np.sqrt(exp)))
-                              & ~self._identified)
+                              & ~self._identified & self._minable)
         cand = np.array([u for u in cand.tolist()
                          if self._length_range(u)[0] <= length <= self._length_range(u)[1]],
                         dtype=np.int64)
         if cand.size == 0:
             return None
-        score = (count - exp[cand]) ** 2 / np.maximum(exp[cand], 5.0)
+        score = (count - exp[cand]) ** 2 / _variance(exp[cand], self.systematic)
         dof = np.ones(cand.size)
         if self._members:
             got = np.stack(self._members, axis=1)[member].sum(axis=0).astype(float)
             want = np.stack(self._pairs, axis=1)[cand] * self.n
             used = (np.maximum(want, got[None, :]) >= 5).astype(float)
-            score = score + ((got[None, :] - want) ** 2 / np.maximum(want, 5.0) * used).sum(axis=1)
+            var = _variance(want, self.systematic)
+            score = score + ((got[None, :] - want) ** 2 / var * used).sum(axis=1)
             dof = dof + used.sum(axis=1)
         red = score / dof
         order = np.argsort(red, kind="stable")
@@ -329,6 +341,12 @@ class PatternMiner:
         return guesses, too_many
 
 
+def _variance(expected: np.ndarray, systematic: float) -> np.ndarray:
+    """Variance of a count around its reference expectation: Poisson sampling plus a systematic
+    relative difference (the reference is another population than the encoded one)."""
+    return np.maximum(expected, 5.0) + (systematic * expected) ** 2
+
+
 def _otsu(counts: np.ndarray, size: int) -> int:
     """The threshold (in 1..size) that best separates the histogram of ``counts`` in two."""
     hist = np.bincount(counts, minlength=size + 1).astype(float)
@@ -352,7 +370,8 @@ def pattern_mining(encodings: Encodings, reference: Reference | pd.DataFrame | s
                    schema: Schema | None = None, truth: pd.DataFrame | None = None,
                    min_partition: int | None = None, stop_gap: float = 0.05,
                    tolerance: float = 0.15, min_positions: int | None = None, seeds: int = 48,
-                   tries: int = 10, noise_tolerant: bool = True, noise: float | None = None,
+                   tries: int = 10, noise_tolerant: bool | None = None,
+                   noise: float | None = None, systematic: float | None = None,
                    max_nodes: int = 5000, max_many: int = MAX_MANY,
                    undo: bool = True) -> AttackResult:
     """Pattern-mining attack on the record filters (``field=None``) or one field's filters.
@@ -374,9 +393,13 @@ def pattern_mining(encodings: Encodings, reference: Reference | pd.DataFrame | s
             the median length found).
         seeds: greedy searches per token.
         tries: tokens tried per partition.
-        noise_tolerant: count a token present when most (Otsu, >= 70 %) of its positions are set.
+        noise_tolerant: count a token present when most (Otsu, >= 70 %) of its positions are set
+            (default: when there is noise), else only when all are.
         noise: the BLIP flip probability the attacker assumes (default: the schema's, 0 without
             a schema); with noise, patterns are grown allowing that share of missing bits.
+        systematic: relative difference between the reference's and the encodings' frequencies
+            the attacker allows when assigning patterns to tokens (default: 4 %, then 2 % when
+            the first run identifies fewer than 5 tokens; the run with more tokens is kept).
         max_nodes: partitions processed at most.
         max_many: most candidates of a 1-to-many guess.
         undo: undo the hardening steps that can be undone (balancing; Rule 90 when the schema
@@ -393,11 +416,19 @@ def pattern_mining(encodings: Encodings, reference: Reference | pd.DataFrame | s
     bits, undone = attacker_view(encodings, field, schema, undo)
     plain = Plain.of(ref, attrs)
     n = bits.shape[0]
-    miner = PatternMiner(bits, plain, min_partition=min_partition or max(30, n // 400),
-                         stop_gap=stop_gap, tolerance=tolerance, min_positions=min_positions,
-                         seeds=seeds, tries=tries, noise_tolerant=noise_tolerant,
-                         noise=_noise(schema, field) if noise is None else float(noise))
-    mined = miner.mine(max_nodes)
+    miner = None
+    for assumed in SYSTEMATIC if systematic is None else (float(systematic),):
+        run = PatternMiner(bits, plain, min_partition=min_partition or max(30, n // 400),
+                           stop_gap=stop_gap, tolerance=tolerance, min_positions=min_positions,
+                           seeds=seeds, tries=tries, noise_tolerant=noise_tolerant,
+                           noise=_noise(schema, field) if noise is None else float(noise),
+                           systematic=assumed)
+        run.mine(max_nodes)
+        if miner is None or len(run.mined.order) > len(miner.mined.order):
+            miner = run
+        if len(miner.mined.order) >= ENOUGH_TOKENS:
+            break
+    mined = miner.mined
     parts = []
     per_attr = {}
     for name in names:
@@ -410,7 +441,8 @@ def pattern_mining(encodings: Encodings, reference: Reference | pd.DataFrame | s
     guesses, too_many = _joint([per_attr[nm] for nm in names], n, max_many)
     identified = {nm: int(sum(miner.token_attr[t] == a for t in mined.order))
                   for a, nm in enumerate(miner.names)}
-    details = {"undone": "+".join(undone) or "-", "tokens_identified": len(mined.order),
+    details = {"undone": "+".join(undone) or "-", "systematic": miner.systematic,
+               "tokens_identified": len(mined.order),
                "partitions": mined.nodes,
                "failed_minings": mined.failed,
                **{f"tokens_{nm}": c for nm, c in identified.items()}}

@@ -4,35 +4,32 @@ Unhardened CLKs are re-identified by published attacks (frequency alignment, pat
 co-occurring bit positions, similarity-graph matching; see :mod:`pprl.attack`, which measures them
 on your own encodings). Each option below changes the encodings; what it defends and what it costs:
 
-=================  ===============================================  ===============================
-option             defends against                                  costs
-=================  ===============================================  ===============================
-``xor_folds``      pattern mining (a bit is the XOR of two          similarity gets noisier; half
-                   positions, so q-gram positions no longer         the length per fold
-                   co-occur cleanly)
-``rule90``         pattern mining (every bit becomes the XOR of     similarity gets noisier (a set
-                   its two neighbours, Schnell 2017)                bit touches two output bits)
-``blip``           frequency attacks (equal values no longer give   lower Dice of true matches;
-                   equal filters), pattern mining (no bit pattern   epsilon is per bit, see below
-                   holds in every record with a q-gram);
-                   randomised response on every bit
-``balance``        frequency attacks on the number of set bits      double length (comparison
-                   (every filter has exactly half its bits set,     time x2); Dice turns into a
-                   Schnell 2016); keyed permutation of bit + NOT bit  matching coefficient
-``salt``           frequency and pattern attacks across groups:     a record whose salt value
-                   tokens are hashed together with a stable         differs (or is missing) on one
-                   attribute (e.g. year of birth), so one name      side cannot match on the salted
-                   sets different bits in different years           features
-``random_hashing`` the attacks on double hashing (Kroll and         none; pprl's native schemas
-                   Steinmetzer 2015): every position is an          always hash randomly (keyed
-                   independent keyed hash                           BLAKE2b)
-``field_filters``  per-field filters of one name are exactly what   ``"drop"``: no field-level
-                   frequency and graph attacks feed on              (Fellegi-Sunter) scoring
-``blocking``       keyed blocking keys leak the frequencies of      ``"drop"``: no agency-side
-                   their blocks (an HMAC keeps equal values equal)  blocking keys
-record level       ``encoding.type: "rbf"`` (Durham et al. 2014):   bits sampled from field
-                   record filters sampled from field filters        filters: weights matter more
-=================  ===============================================  ===============================
+- ``xor_folds`` - defends against pattern mining: a bit is the XOR of two positions, so q-gram
+  positions no longer co-occur cleanly. Costs: noisier similarity; half the length per fold.
+- ``rule90`` - every bit becomes the XOR of its two neighbours (Schnell 2017). Defends against
+  pattern mining by an attacker who does not undo it; but it is linear, so anyone who knows the
+  schema undoes it (:func:`pprl.attack.attacker_view` does). Paired with ``blip`` it holds:
+  undoing Rule 90 then smears every flipped bit over a run of bits. Costs: noisier similarity.
+- ``blip`` - randomised response on every bit. Defends against frequency attacks (equal values no
+  longer give equal filters). Alone it does not stop a pattern miner that allows for the noise.
+  Costs: lower Dice of true matches.
+- ``balance`` - the filter and its negation, bits permuted with a keyed permutation: every filter
+  has half its bits set (Schnell 2016). Hides the number of set bits, but anyone can undo it (the
+  bit pairs are complementary in every record). Costs: twice the length and comparison time.
+- ``salt`` - tokens are hashed together with a stable attribute of the record (e.g. the year of
+  birth), so one name sets different bits in different years. Defends against frequency and
+  pattern attacks across groups. Costs: a record whose salt value differs (or is missing) on one
+  side cannot match on the salted features.
+- ``random_hashing`` - every position an independent keyed hash instead of double hashing.
+  Defends against the attacks on double hashing (Kroll and Steinmetzer 2015). Costs nothing;
+  pprl's native schemas always hash this way (keyed BLAKE2b), clkhash ``doubleHash`` features
+  become ``blakeHash``.
+- ``field_filters`` - per-field filters of one name are exactly what frequency and graph attacks
+  feed on. ``"drop"`` costs field-level (Fellegi-Sunter) scoring.
+- ``blocking`` - keyed blocking keys leak the frequencies of their blocks (an HMAC keeps equal
+  values equal). ``"drop"`` costs the agency-side blocking keys.
+- record level - ``encoding.type: "rbf"`` (Durham et al. 2014): record filters sampled from field
+  filters by weight. Costs: weights matter more.
 
 Order of the steps: tokens are salted before hashing, the record filter is built (CLK or RBF),
 XOR-folded, then Rule 90, then BLIP, then balancing. Field filters get the same salting always,
@@ -61,7 +58,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -113,7 +110,6 @@ class Hardening:
     random_hashing: bool = False
     field_filters: str = "keep"
     blocking: str = "keep"
-    extra: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def epsilon(self) -> float | None:
