@@ -205,3 +205,15 @@ def test_top_k_among_found_pairs(extracts, method):
     assert pair_set(best) == {(i, j) for i, (j, _) in top.items()}
     if method == "none":
         same_candidates(best, pprl.compare.dice(a, b, threshold=0.5, top_k=1))
+
+
+def test_missing_keys_named_from_files(extracts, tmp_path):
+    a, b, _ = extracts
+    a.write(tmp_path / "a.parquet")
+    strip_keys(b).write(tmp_path / "b.parquet")
+    with pytest.raises(pprl.errors.DataError, match=r"a has \['first_initial_dob', .*\], b has \[\]"):
+        candidates_from_files(tmp_path / "a.parquet", tmp_path / "b.parquet", threshold=0.8,
+                              blocking="signatures")
+    _, report = candidates_from_files(tmp_path / "a.parquet", tmp_path / "b.parquet",
+                                      threshold=0.8, exact_pairs=0)
+    assert report.method == "none" and "cost more than all pairs" in report.reason

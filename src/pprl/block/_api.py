@@ -98,6 +98,8 @@ def run_blocking(a: Encodings, b: Encodings | None, keys_a: Mapping, keys_b: Map
         raise ValueError(f"exact_pairs must be a non-negative integer, got {exact_pairs!r}")
     start = time.perf_counter()
     names = shared_key_names(keys_a, keys_b)
+    if method.startswith("signatures") and not names:
+        raise DataError(_no_keys(keys_a, keys_b, method))
     method, reason, plan = _choose(a, b, names, t, method, exact_pairs, recall, seed, n_workers)
     report = BlockingReport(method=method, reason=reason, threshold=t, n_left=len(a),
                             n_right=None if b is None else len(b), lsh=plan)
@@ -124,8 +126,6 @@ def _choose(a, b, names, t, method, exact_pairs, recall, seed, workers):
     n_pairs = total_pairs(len(a), None if b is None else len(b))
     if method == "none":
         return "none", "requested", None
-    if method.startswith("signatures") and not names:
-        raise DataError(_no_keys(a, b, method))
     if method == "signatures":
         return "signatures", "requested", None
     if method in ("lsh", "signatures+lsh"):
@@ -149,8 +149,8 @@ def _choose(a, b, names, t, method, exact_pairs, recall, seed, workers):
                    f"{plan.exhaustive_seconds:.3g} s"), plan
 
 
-def _no_keys(a: Encodings, b: Encodings | None, method: str) -> str:
-    have = f"a has {sorted(a.block_keys)}" + ("" if b is None else f", b has {sorted(b.block_keys)}")
+def _no_keys(keys_a: Mapping, keys_b: Mapping | None, method: str) -> str:
+    have = f"a has {sorted(keys_a)}" + ("" if keys_b is None else f", b has {sorted(keys_b)}")
     return (f"blocking={method!r} needs blocking keys shared by both sides ({have}); encode "
             "with a schema that declares `blocking`, or use blocking='lsh'")
 
