@@ -115,15 +115,13 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Link every agency's encodings into one entity table with "
                                      "stable ids. Resumable: finished stages are skipped.")
     job_sub = job.add_subparsers(dest="job_command", required=True, metavar="ACTION")
-    job_run = job_sub.add_parser("run", parents=[common], help="run (or resume) the job")
-    job_run.add_argument("spec", type=Path, help="job spec (TOML)")
+    job_run = spec_command(job_sub, "run", cmd_job_run, "job spec (TOML)", parents=[common],
+                           help="run (or resume) the job")
     job_run.add_argument("--scheduler", metavar="ADDRESS",
                          help="Dask scheduler for blocking and comparison (default: this machine, "
                               "or the spec's [dask] scheduler)")
-    job_run.set_defaults(func=cmd_job_run)
-    job_status = job_sub.add_parser("status", parents=[common], help="which stages are done")
-    job_status.add_argument("spec", type=Path, help="job spec (TOML)")
-    job_status.set_defaults(func=cmd_job_status)
+    spec_command(job_sub, "status", cmd_job_status, "job spec (TOML)", parents=[common],
+                 help="which stages are done")
 
     audit = sub.add_parser("audit", parents=[common], help="attack your own encodings",
                            description="Run the attack lab (frequency, pattern-mining and graph-"
@@ -136,19 +134,17 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--schema", type=Path, help="the schema the encodings were made with")
     audit.set_defaults(func=cmd_audit)
 
-    rel = sub.add_parser("release", parents=[common], help="publish dashboard tables from a spec",
-                         description="Write suppressed and differentially private tables (CSV, "
-                                     "Parquet, JSON with metadata) as a TOML release spec says. "
-                                     "A spec that would overspend its privacy budget writes nothing.")
-    rel.add_argument("spec", type=Path, help="release spec (TOML)")
-    rel.set_defaults(func=cmd_release)
+    spec_command(sub, "release", cmd_release, "release spec (TOML)", parents=[common],
+                 help="publish dashboard tables from a spec",
+                 description="Write suppressed and differentially private tables (CSV, Parquet, "
+                             "JSON with metadata) as a TOML release spec says. A spec that would "
+                             "overspend its privacy budget writes nothing.")
 
-    ext = sub.add_parser("extract", parents=[common], help="de-identified research extract from a spec",
-                         description="Pseudonymise ids, drop direct identifiers and generalise "
-                                     "quasi-identifiers to k-anonymity, as a TOML spec says; writes "
-                                     "the extract, a risk/utility report and a manifest.")
-    ext.add_argument("spec", type=Path, help="extract spec (TOML; JSON if the suffix is .json)")
-    ext.set_defaults(func=cmd_extract)
+    spec_command(sub, "extract", cmd_extract, "extract spec (TOML; JSON if the suffix is .json)",
+                 parents=[common], help="de-identified research extract from a spec",
+                 description="Pseudonymise ids, drop direct identifiers and generalise "
+                             "quasi-identifiers to k-anonymity, as a TOML spec says; writes the "
+                             "extract, a risk/utility report and a manifest.")
 
     demo = sub.add_parser("demo", parents=[common], help="the whole flow on generated data",
                           description="Generate two agency extracts, encode, link, evaluate against "
@@ -158,6 +154,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=2026, help="random seed (default 2026)")
     demo.set_defaults(func=cmd_demo)
     return parser
+
+
+def spec_command(sub, name: str, func, spec_help: str, **parser_kwargs) -> argparse.ArgumentParser:
+    """A subcommand of ``sub`` whose one positional argument is a spec file, run by ``func``."""
+    command = sub.add_parser(name, **parser_kwargs)
+    command.add_argument("spec", type=Path, help=spec_help)
+    command.set_defaults(func=func)
+    return command
 
 
 def setup_logging(quiet: bool, debug: bool) -> None:
