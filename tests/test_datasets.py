@@ -483,3 +483,11 @@ def test_bad_argument_types():
         ds.agencies(2, 10, evolution={"leave": 0.1})
     with pytest.raises(TypeError, match="seed must be a non-negative integer, got str"):
         ds.extracts(5, 5, seed="1")
+
+
+def test_typo_insert_with_u_just_below_one():
+    # (u - 0.3) / 0.7 rounds up to 1.0 here; the neighbour index must stay in range
+    from pprl.datasets._corrupt import typo
+
+    out = typo("0", 0.5, 0.0, 0.9999999999999999)
+    assert len(out) == 2 and out[0] == "0" and out[1] != "0"

@@ -11,14 +11,14 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from ._people import MOVE_DRAWS, People, ages, check_probability, date_text, moved_addresses
+from ._people import MOVE_DRAWS, People, Probabilities, ages, check_probability, date_text, moved_addresses
 from ._people import new_surnames as _married_names
 from ._random import uniform
 from ._tables import tables
 
 
 @dataclass(frozen=True)
-class Corruption:
+class Corruption(Probabilities):
     """Per-error probabilities applied independently to each record (and each field where stated).
 
     Attributes:
@@ -53,10 +53,6 @@ class Corruption:
     last_name_change: float = 0.0
     move: float = 0.0
     zip_error: float = 0.0
-
-    def __post_init__(self) -> None:
-        for f in fields(self):
-            check_probability(getattr(self, f.name), f"Corruption.{f.name}")
 
     @classmethod
     def preset(cls, name: str) -> Corruption:
@@ -112,7 +108,7 @@ _ANY = "ETAOINSHRDLU"
 
 def _near(c: str, u: float) -> str:
     near = _NEAR.get(c, _ANY)
-    return near[int(u * len(near))]
+    return near[min(int(u * len(near)), len(near) - 1)]  # u may round up to 1.0 after rescaling
 
 
 def typo(s: str, u_op: float, u_pos: float, u_ch: float) -> str:

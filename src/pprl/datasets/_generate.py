@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import operator
 import re
 from collections.abc import Mapping, Sequence
 
@@ -15,7 +14,7 @@ import pyarrow.compute as pc
 from .._log import logger
 from ._corrupt import FIELDS, Corruption, as_corruption, corrupt
 from ._people import Evolution, People, check_probability, universe
-from ._random import check_seed, combine, key, rng, uniform
+from ._random import check_seed, combine, key, non_negative_int, rng, uniform
 from ._tables import tables
 
 CorruptionSpec = str | float | Corruption
@@ -26,13 +25,7 @@ def _count(value: object, name: str) -> int:
     """``value`` as a non-negative int, or a TypeError/ValueError naming ``name``."""
     if isinstance(value, bool):
         raise TypeError(f"{name} must be a non-negative integer, got bool")
-    try:
-        n = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name} must be a non-negative integer, got {type(value).__name__}") from None
-    if n < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {n}")
-    return n
+    return non_negative_int(value, name)
 
 
 def population(n: int, *, seed: int = 0, households: bool = True) -> pd.DataFrame:

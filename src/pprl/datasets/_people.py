@@ -238,8 +238,25 @@ def make_people(n: int, seed: int, tag: object, *, households: bool, year: int =
     )
 
 
+def check_probability(value: object, name: str) -> None:
+    """A ValueError/TypeError naming ``name`` unless ``value`` is a number in [0, 1]."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.floating | np.integer):
+        raise TypeError(f"{name} must be a number in [0, 1], got {type(value).__name__}")
+    if not 0.0 <= float(value) <= 1.0:
+        raise ValueError(f"{name} must be in [0, 1], got {value}")
+
+
+class Probabilities:
+    """Base of the dataclasses whose fields are all probabilities: each is checked on creation,
+    a bad one named ``Class.field``."""
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            check_probability(getattr(self, f.name), f"{type(self).__name__}.{f.name}")
+
+
 @dataclass(frozen=True)
-class Evolution:
+class Evolution(Probabilities):
     """Yearly change rates used for "next year's" data (``agencies(..., year=t)``).
 
     Attributes:
@@ -257,17 +274,6 @@ class Evolution:
     marry: float = 0.03
     edit: float = 0.02
 
-    def __post_init__(self) -> None:
-        for f in fields(self):
-            check_probability(getattr(self, f.name), f"Evolution.{f.name}")
-
-
-def check_probability(value: object, name: str) -> None:
-    """A ValueError/TypeError naming ``name`` unless ``value`` is a number in [0, 1]."""
-    if isinstance(value, bool) or not isinstance(value, int | float | np.floating | np.integer):
-        raise TypeError(f"{name} must be a number in [0, 1], got {type(value).__name__}")
-    if not 0.0 <= float(value) <= 1.0:
-        raise ValueError(f"{name} must be in [0, 1], got {value}")
 
 
 HYPHENATED_P = 0.25

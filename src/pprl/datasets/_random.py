@@ -19,15 +19,20 @@ _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 
 
+def non_negative_int(value: object, name: str) -> int:
+    """``value`` as a non-negative int, or a TypeError/ValueError naming ``name``."""
+    try:
+        n = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be a non-negative integer, got {type(value).__name__}") from None
+    if n < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {n}")
+    return n
+
+
 def check_seed(seed: object) -> int:
     """``seed`` as a non-negative int, or a ValueError/TypeError naming the parameter."""
-    try:
-        value = operator.index(seed)
-    except TypeError:
-        raise TypeError(f"seed must be a non-negative integer, got {type(seed).__name__}") from None
-    if value < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {value}")
-    return value
+    return non_negative_int(seed, "seed")
 
 
 def key(*parts: object) -> int:
